@@ -497,15 +497,10 @@ def paired_sequential_test(
     """
     _check_probability("alpha", alpha)
     _check_min_effect(min_effect)
-    plan = _check_looks(looks)
     if n_metrics < 1:
         raise ValueError(f"n_metrics must be >= 1, got {n_metrics!r}")
-    if len(base) != len(head):
-        raise ValueError(f"base and head differ in length: {len(base)} != {len(head)}")
-    done = [look for look in plan if look <= len(base)]
-    if not done:
-        raise ValueError(f"need at least {plan[0]} pairs for the first look, got {len(base)}")
-    pairs = done[-1]
+    plan = _check_looks(looks)
+    pairs = _current_look(plan, len(base), len(head))
     d = _logs("head", head[:pairs]) - _logs("base", base[:pairs])
     alpha_look = alpha / (len(plan) * n_metrics)
     mean, se = float(np.mean(d)), _spread(d) / math.sqrt(pairs)
@@ -530,3 +525,13 @@ def _check_looks(looks: Sequence[int]) -> list[int]:
     if not plan or plan[0] < 2 or any(b <= a for a, b in pairwise(plan)):
         raise ValueError(f"looks must be strictly increasing pair counts >= 2, got {plan!r}")
     return plan
+
+
+def _current_look(plan: list[int], n_base: int, n_head: int) -> int:
+    """The largest planned look reached: alpha is spent only at planned looks."""
+    if n_base != n_head:
+        raise ValueError(f"base and head differ in length: {n_base} != {n_head}")
+    reached = [look for look in plan if look <= n_base]
+    if not reached:
+        raise ValueError(f"need at least {plan[0]} pairs for the first look, got {n_base}")
+    return reached[-1]
