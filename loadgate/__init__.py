@@ -1,0 +1,57 @@
+"""loadgate: load tests of a real-time betting platform with a verdict you can gate merges on.
+
+The supported API (the CLI is built on it)::
+
+    from loadgate import load_target, load_profile, run, RunRequest, judge, read_result
+
+Importing loadgate never imports locust or gevent: Locust runs in a subprocess and only
+``loadgate.plugin`` (loaded inside it) imports it.
+"""
+
+from loadgate.baselines import Baseline, baseline_path, bless, load_baseline
+from loadgate.budgets import Budget, parse_budget
+from loadgate.config import Profile, Target, load_profile, load_target
+from loadgate.errors import (
+    ConfigError,
+    DataError,
+    InfraError,
+    InvalidRunError,
+    LoadgateError,
+    UsageError,
+)
+from loadgate.histogram import LatencyHistogram
+from loadgate.results import EndpointResult, RunResult, read_result, write_result
+from loadgate.runner import RunOutcome, RunRequest, run
+from loadgate.verdict import Check, Verdict, judge
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Baseline",
+    "Budget",
+    "Check",
+    "ConfigError",
+    "DataError",
+    "EndpointResult",
+    "InfraError",
+    "InvalidRunError",
+    "LatencyHistogram",
+    "LoadgateError",
+    "Profile",
+    "RunOutcome",
+    "RunRequest",
+    "RunResult",
+    "Target",
+    "UsageError",
+    "Verdict",
+    "baseline_path",
+    "bless",
+    "judge",
+    "load_baseline",
+    "load_profile",
+    "load_target",
+    "parse_budget",
+    "read_result",
+    "run",
+    "write_result",
+]

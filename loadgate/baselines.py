@@ -1,0 +1,185 @@
+"""The baseline store: ``baselines/<target>/<scenario>.json`` holds the last K blessed runs, so the
+run-to-run spread is known. Written only by ``loadgate baseline bless``; reviewed in merge requests
+(stable key order, encoded histograms, schema-versioned); a corrupt file is a hard error.
+
+>>> baseline = bless([read_result(Path("reports/r1/result.json"))], baseline_path("local", "smoke"))
+>>> baseline.values("POST /bets", 0.99)
+[41.2]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadgate.config import PROJECT_ROOT
+from loadgate.errors import DataError
+from loadgate.files import read_json_object, write_json_atomic
+from loadgate.histogram import LatencyHistogram
+from loadgate.results import RunResult, check_schema
+
+SCHEMA = "loadgate.baseline"
+SCHEMA_VERSION = 1
+DEFAULT_KEEP = 5
+
+
+@dataclass
+class BaselineRun:
+    """One blessed run reduced to what comparisons need: histograms and provenance."""
+
+    run_id: str
+    started_at: str
+    blessed_at: str
+    environment: dict[str, Any]
+    profile: dict[str, Any]
+    histograms: dict[str, LatencyHistogram]
+    failures: dict[str, int]
+
+
+@dataclass
+class Baseline:
+    """The blessed runs of one (target, scenario), oldest first."""
+
+    target: str
+    scenario: str
+    runs: list[BaselineRun] = field(default_factory=list)
+    keep: int = DEFAULT_KEEP
+
+    @property
+    def label(self) -> str:
+        if not self.runs:
+            return "empty baseline"
+        last = self.runs[-1].started_at[:10]
+        return f"baseline of {last} ({len(self.runs)} run{'s' if len(self.runs) != 1 else ''})"
+
+    def values(self, endpoint: str, q: float) -> list[float]:
+        """The q-quantile of ``endpoint`` in ms, one value per blessed run that has it."""
+        return [
+            run.histograms[endpoint].quantile(q) / 1000
+            for run in self.runs
+            if endpoint in run.histograms and run.histograms[endpoint].count
+        ]
+
+    def interval(self, endpoint: str, q: float) -> tuple[float, float] | None:
+        """The latest run's within-run confidence interval of the q-quantile, in ms."""
+        for run in reversed(self.runs):
+            h = run.histograms.get(endpoint)
+            if h is not None and h.count:
+                iv = h.quantile_interval(q)
+                return (iv[0] / 1000, iv[1] / 1000) if iv else None
+        return None
+
+    def comparable_with(self, environment: dict[str, Any]) -> bool:
+        """Same machine fingerprint as every blessed run (else comparisons are advisory)."""
+        mine = environment.get("machine")
+        return mine is not None and all(r.environment.get("machine") == mine for r in self.runs)
+
+
+def baseline_path(target: str, scenario: str, root: Path | None = None) -> Path:
+    return (root or PROJECT_ROOT) / "baselines" / target / f"{scenario}.json"
+
+
+def bless(results: list[RunResult], path: Path, keep: int = DEFAULT_KEEP) -> Baseline:
+    """Add ``results`` to the baseline at ``path`` (created if absent); keep the last ``keep``."""
+    if not results:
+        raise ValueError("nothing to bless")
+    first = results[0]
+    for r in results:
+        if (r.target, r.scenario) != (first.target, first.scenario):
+            raise DataError(
+                f"cannot bless {r.run_id} ({r.target}/{r.scenario}) with "
+                f"{first.run_id} ({first.target}/{first.scenario}) into one baseline"
+            )
+        if r.status != "complete":
+            raise DataError(f"{r.run_id}: an incomplete run cannot be blessed")
+    baseline = load_baseline(path) or Baseline(first.target, first.scenario, keep=keep)
+    if (baseline.target, baseline.scenario) != (first.target, first.scenario):
+        raise DataError(
+            f"{path}: holds {baseline.target}/{baseline.scenario}, "
+            f"not {first.target}/{first.scenario}"
+        )
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    known = {run.run_id for run in baseline.runs}
+    for r in results:
+        if r.run_id in known:
+            continue
+        baseline.runs.append(
+            BaselineRun(
+                run_id=r.run_id,
+                started_at=r.started_at,
+                blessed_at=now,
+                environment=r.environment,
+                profile=r.profile,
+                histograms={n: e.histogram for n, e in r.endpoints.items()},
+                failures={n: e.failures for n, e in r.endpoints.items()},
+            )
+        )
+    baseline.keep = keep
+    baseline.runs = sorted(baseline.runs, key=lambda run: run.started_at)[-keep:]
+    write_baseline(path, baseline)
+    return baseline
+
+
+def write_baseline(path: Path, baseline: Baseline) -> None:
+    write_json_atomic(
+        path,
+        {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "target": baseline.target,
+            "scenario": baseline.scenario,
+            "keep": baseline.keep,
+            "runs": [
+                {
+                    "run_id": run.run_id,
+                    "started_at": run.started_at,
+                    "blessed_at": run.blessed_at,
+                    "environment": run.environment,
+                    "profile": run.profile,
+                    "endpoints": {
+                        name: {
+                            "histogram": h.encode(),
+                            "failures": run.failures.get(name, 0),
+                            # for reviewers reading the diff; never read back
+                            "p50_ms": h.quantile(0.5) / 1000,
+                            "p95_ms": h.quantile(0.95) / 1000,
+                            "p99_ms": h.quantile(0.99) / 1000,
+                        }
+                        for name, h in sorted(run.histograms.items())
+                    },
+                }
+                for run in baseline.runs
+            ],
+        },
+    )
+
+
+def load_baseline(path: Path) -> Baseline | None:
+    """The baseline at ``path``; None when there is none; DataError naming the file if corrupt."""
+    if not path.exists():
+        return None
+    data = read_json_object(path, "baseline")
+    try:
+        check_schema(data, SCHEMA, SCHEMA_VERSION)
+        runs = [
+            BaselineRun(
+                run_id=str(run["run_id"]),
+                started_at=str(run["started_at"]),
+                blessed_at=str(run["blessed_at"]),
+                environment=dict(run["environment"]),
+                profile=dict(run["profile"]),
+                histograms={
+                    name: LatencyHistogram.decode(str(e["histogram"]))
+                    for name, e in run["endpoints"].items()
+                },
+                failures={name: int(e["failures"]) for name, e in run["endpoints"].items()},
+            )
+            for run in data["runs"]
+        ]
+        keep = int(data["keep"])
+        return Baseline(str(data["target"]), str(data["scenario"]), runs, keep)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        raise DataError(f"{path}: corrupt baseline: {detail}") from None

@@ -1,0 +1,297 @@
+"""``loadgate run | report | baseline | sut`` — thin. The only place that turns errors into exit
+codes: 0 pass · 1 gate failed · 2 usage/config · 3 infrastructure · 4 invalid run · 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from loadgate import baselines, config, report, results, runner
+from loadgate.budgets import budgets_from_result
+from loadgate.durations import format_ms, parse_duration
+from loadgate.errors import DataError, LoadgateError, UsageError
+from loadgate.verdict import Verdict, judge
+
+EXIT_INTERRUPTED = 130
+
+
+def _say(line: str) -> None:
+    click.echo(f"loadgate: {line}", err=True)
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="loadgate")
+def cli() -> None:
+    """Load tests of the betting platform, with a verdict that gates merges."""
+
+
+@cli.command()
+@click.option(
+    "--target",
+    "-t",
+    default="local",
+    show_default=True,
+    help="targets/NAME.toml, or a path to a target file",
+)
+@click.option(
+    "--scenario",
+    "-s",
+    default="smoke",
+    show_default=True,
+    help="load profile from scenarios/profiles.toml",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="directory for this run's files [default: reports/<run-id>/]",
+)
+@click.option("--users", "-u", type=int, default=None, help="override the profile's users")
+@click.option("--spawn-rate", type=float, default=None, help="override users started per second")
+@click.option(
+    "--duration",
+    callback=_duration,
+    default=None,
+    help="override the measured duration (e.g. 30s, 2m)",
+)
+@click.option(
+    "--warmup",
+    callback=_duration,
+    default=None,
+    help="override the warm-up excluded from measurement",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="baseline file [default: baselines/<target>/<scenario>.json if present]",
+)
+@click.option("--no-baseline", is_flag=True, help="judge budgets only")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="SUT fault knob, e.g. 'latency:POST /bets=40ms' (repeatable; started targets only)",
+)
+@click.option(
+    "--pin/--no-pin",
+    default=None,
+    help="keep the SUT and Locust on separate cores [default: when we start the SUT]",
+)
+def run(
+    target: str,
+    scenario: str,
+    out: Path | None,
+    users: int | None,
+    spawn_rate: float | None,
+    duration: float | None,
+    warmup: float | None,
+    baseline_file: Path | None,
+    no_baseline: bool,
+    faults: tuple[str, ...],
+    pin: bool | None,
+) -> None:
+    """Run one load test and judge it: writes result.json, report.html and summary.md."""
+    tgt = config.load_target(target)
+    profile = config.apply_overrides(
+        config.load_profile(scenario),
+        os.environ,
+        {"users": users, "spawn_rate": spawn_rate, "duration_s": duration, "warmup_s": warmup},
+    )
+    if faults and tgt.start is None:
+        raise UsageError(f"--fault needs a target the harness starts; {tgt.path} has no [start]")
+    budgets = config.budgets_for(tgt, profile)
+    baseline = _baseline(tgt.name, profile.name, baseline_file, no_baseline)
+    request = runner.RunRequest(
+        target=tgt,
+        profile=profile,
+        out_dir=out,
+        pin=pin,
+        sut_faults=faults,
+        command=("loadgate", *sys.argv[1:]),
+        budgets=budgets,
+    )
+    outcome = runner.run(request, progress=_say)
+    results.write_result(outcome.out_dir / "result.json", outcome.result)
+    verdict = judge(
+        outcome.result, budgets, baseline, min_effect=profile.min_effect, alpha=profile.alpha
+    )
+    paths = report.write_reports(outcome.out_dir, outcome.result, verdict, baseline)
+    _print_summary(outcome.result, verdict)
+    _say(f"report: {paths['html']}")
+    if outcome.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if outcome.infra_error:
+        _say(f"error: {outcome.infra_error}")
+        sys.exit(3)
+    sys.exit(verdict.exit_code)
+
+
+def _baseline(
+    target: str, scenario: str, path: Path | None, disabled: bool
+) -> baselines.Baseline | None:
+    if disabled:
+        return None
+    if path is not None:
+        found = baselines.load_baseline(path)
+        if found is None:
+            raise UsageError(f"{path}: baseline not found")
+        return found
+    return baselines.load_baseline(baselines.baseline_path(target, scenario))
+
+
+def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
+    click.echo(f"\n{verdict.status.upper()}: {verdict.headline}")
+    click.echo(
+        f"{result.users_reached}/{result.users_target} users, {result.rps:.0f} req/s over "
+        f"{result.window_s:.0f} s ({result.warmup_s:.0f} s warm-up excluded)"
+    )
+    header = f"{'endpoint':<24} {'requests':>9} {'fail':>6} {'p50':>9} {'p95':>9} {'p99':>9}"
+    click.echo(header)
+    for name, ep in sorted(result.endpoints.items()):
+        q = [format_ms(ep.quantile_ms(p)) for p in (0.5, 0.95, 0.99)]
+        click.echo(f"{name:<24} {ep.requests:>9} {ep.failures:>6} {q[0]:>9} {q[1]:>9} {q[2]:>9}")
+    for check in verdict.checks:
+        if check.status != "pass":
+            click.echo(f"  [{check.status}] {check.message}")
+
+
+@cli.command("report")
+@click.argument("result_file", type=click.Path(path_type=Path))
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="baseline file [default: baselines/<target>/<scenario>.json if present]",
+)
+@click.option("--no-baseline", is_flag=True, help="judge budgets only")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="directory for the rendered files [default: beside RESULT_FILE]",
+)
+def report_cmd(
+    result_file: Path, baseline_file: Path | None, no_baseline: bool, out: Path | None
+) -> None:
+    """Judge a stored result again and re-render its report, from stored files alone."""
+    result = results.read_result(result_file)
+    try:
+        budgets = budgets_from_result(result.profile)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{result_file}: corrupt result: profile.budgets: {exc}") from None
+    baseline = _baseline(result.target, result.scenario, baseline_file, no_baseline)
+    verdict = judge(
+        result,
+        budgets,
+        baseline,
+        min_effect=float(result.profile.get("min_effect", 0.10)),
+        alpha=float(result.profile.get("alpha", 0.01)),
+    )
+    paths = report.write_reports(out or result_file.parent, result, verdict, baseline)
+    _print_summary(result, verdict)
+    _say(f"report: {paths['html']}")
+    sys.exit(verdict.exit_code)
+
+
+@cli.group()
+def baseline() -> None:
+    """The stored baselines under baselines/<target>/<scenario>.json."""
+
+
+@baseline.command("bless")
+@click.argument("result_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--keep",
+    type=click.IntRange(1, 100),
+    default=baselines.DEFAULT_KEEP,
+    show_default=True,
+    help="blessed runs to keep (the newest)",
+)
+@click.option(
+    "--to",
+    "path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="baseline file [default: baselines/<target>/<scenario>.json]",
+)
+def bless(result_files: tuple[Path, ...], keep: int, path: Path | None) -> None:
+    """Add runs to the baseline of their target and scenario."""
+    runs = [results.read_result(p) for p in result_files]
+    dest = path or baselines.baseline_path(runs[0].target, runs[0].scenario)
+    stored = baselines.bless(runs, dest, keep=keep)
+    _say(f"{dest}: {stored.label}, keeping the last {keep}")
+
+
+@baseline.command("show")
+@click.option("--target", "-t", default="local", show_default=True)
+@click.option("--scenario", "-s", default="smoke", show_default=True)
+@click.option("--file", "path", type=click.Path(path_type=Path), default=None)
+def show(target: str, scenario: str, path: Path | None) -> None:
+    """Per endpoint P50/P95/P99 across the blessed runs (median and spread)."""
+    path = path or baselines.baseline_path(target, scenario)
+    stored = baselines.load_baseline(path)
+    if stored is None:
+        raise UsageError(f"{path}: no baseline yet; bless one with 'loadgate baseline bless'")
+    click.echo(f"{path}: {stored.target}/{stored.scenario}, {stored.label}")
+    names = sorted({n for run in stored.runs for n in run.histograms})
+    click.echo(f"{'endpoint':<24} {'p50':>18} {'p95':>18} {'p99':>18}")
+    for name in names:
+        cells = []
+        for q in (0.5, 0.95, 0.99):
+            values = sorted(stored.values(name, q))
+            if not values:
+                cells.append("-")
+                continue
+            mid = values[len(values) // 2]
+            spread = (values[-1] / values[0] - 1) * 100 if values[0] > 0 else 0.0
+            cells.append(f"{format_ms(mid)} ±{spread / 2:.0f}%")
+        click.echo(f"{name:<24} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def sut(ctx: click.Context) -> None:
+    """Serve the bundled SUT on 127.0.0.1 (flags as for 'python -m sut --help')."""
+    import sut as bundled
+
+    sys.exit(bundled.main(list(ctx.args)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    try:
+        cli.main(args=argv, prog_name="loadgate", standalone_mode=False)
+    except click.exceptions.Abort:
+        _say("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except LoadgateError as exc:
+        _say(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""RunResult: everything one run measured, stored as schema-versioned JSON with encoded HDR
+histograms. Written atomically; read strictly (a corrupt or future file names itself).
+
+>>> result = read_result(Path("reports/20261129-221500-smoke/result.json"))
+>>> result.endpoints["POST /bets"].histogram.quantile(0.99)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from loadgate.errors import DataError
+from loadgate.files import read_json_object, write_json_atomic
+from loadgate.histogram import LatencyHistogram
+
+SCHEMA = "loadgate.result"
+SCHEMA_VERSION = 1
+
+Status = Literal["complete", "incomplete"]
+
+
+@dataclass
+class EndpointResult:
+    """One named request type (``POST /bets``) or stream entry (``WS odds``) in the window."""
+
+    name: str
+    histogram: LatencyHistogram  # successful requests only, µs
+    failures: int = 0
+    failure_kinds: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)  # expected business outcomes
+
+    @property
+    def requests(self) -> int:
+        return self.histogram.count + self.histogram.out_of_range + self.failures
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+    def quantile_ms(self, p: float) -> float:
+        return self.histogram.quantile(p) / 1000
+
+
+@dataclass
+class EndpointSeries:
+    """Per-second figures of one endpoint; ``None`` where a second had no successful request."""
+
+    requests: list[int]
+    failures: list[int]
+    p50_ms: list[float | None]
+    p95_ms: list[float | None]
+    p99_ms: list[float | None]
+
+
+@dataclass
+class Timeline:
+    """Per-second series over the whole run, warm-up included (offsets from the test start)."""
+
+    seconds: list[int] = field(default_factory=list)
+    users: list[int] = field(default_factory=list)
+    endpoints: dict[str, EndpointSeries] = field(default_factory=dict)
+
+
+@dataclass
+class ProcessSamples:
+    """CPU (% of one core) and RSS of a process sampled through the run."""
+
+    role: str  # "sut" or "generator"
+    pid: int
+    t: list[float] = field(default_factory=list)  # seconds from the test start
+    cpu_percent: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    cores: list[int] | None = None
+
+    @property
+    def cpu_mean(self) -> float:
+        return sum(self.cpu_percent) / len(self.cpu_percent) if self.cpu_percent else 0.0
+
+    @property
+    def rss_max_mb(self) -> float:
+        return max(self.rss_mb, default=0.0)
+
+
+@dataclass
+class RunResult:
+    """The stored outcome of one run; the report and the verdict read nothing else."""
+
+    run_id: str
+    target: str
+    scenario: str
+    profile: dict[str, Any]
+    started_at: str  # ISO-8601 UTC
+    t0: float  # epoch seconds of the test start (offset 0 of the timeline)
+    warmup_s: float
+    window_s: float  # length of the measurement window actually covered
+    status: Status
+    endpoints: dict[str, EndpointResult]
+    timeline: Timeline
+    users_target: int
+    users_reached: int
+    processes: list[ProcessSamples] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    audit: dict[str, Any] | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    command: list[str] = field(default_factory=list)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(e.requests for e in self.endpoints.values())
+
+    @property
+    def total_failures(self) -> int:
+        return sum(e.failures for e in self.endpoints.values())
+
+    @property
+    def rps(self) -> float:
+        return self.total_requests / self.window_s if self.window_s > 0 else 0.0
+
+    def process(self, role: str) -> ProcessSamples | None:
+        return next((p for p in self.processes if p.role == role), None)
+
+
+# --- wire format ----------------------------------------------------------------------------
+def result_to_dict(r: RunResult) -> dict[str, Any]:
+    """The JSON form (stable key order is applied when writing)."""
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "run_id": r.run_id,
+        "target": r.target,
+        "scenario": r.scenario,
+        "profile": r.profile,
+        "started_at": r.started_at,
+        "t0": r.t0,
+        "warmup_s": r.warmup_s,
+        "window_s": r.window_s,
+        "status": r.status,
+        "users_target": r.users_target,
+        "users_reached": r.users_reached,
+        "notes": r.notes,
+        "audit": r.audit,
+        "environment": r.environment,
+        "command": r.command,
+        "endpoints": {
+            name: {
+                "histogram": e.histogram.encode(),
+                "out_of_range": e.histogram.out_of_range,
+                "failures": e.failures,
+                "failure_kinds": e.failure_kinds,
+                "outcomes": e.outcomes,
+                # derived, for people and other tools reading the JSON; never read back
+                "summary": _summary(e),
+            }
+            for name, e in r.endpoints.items()
+        },
+        "timeline": {
+            "seconds": r.timeline.seconds,
+            "users": r.timeline.users,
+            "endpoints": {
+                name: {
+                    "requests": s.requests,
+                    "failures": s.failures,
+                    "p50_ms": s.p50_ms,
+                    "p95_ms": s.p95_ms,
+                    "p99_ms": s.p99_ms,
+                }
+                for name, s in r.timeline.endpoints.items()
+            },
+        },
+        "processes": [
+            {
+                "role": p.role,
+                "pid": p.pid,
+                "t": p.t,
+                "cpu_percent": p.cpu_percent,
+                "rss_mb": p.rss_mb,
+                "cores": p.cores,
+            }
+            for p in r.processes
+        ],
+    }
+
+
+def _summary(e: EndpointResult) -> dict[str, Any]:
+    h = e.histogram
+    return {
+        "requests": e.requests,
+        "failures": e.failures,
+        "p50_ms": h.quantile(0.50) / 1000,
+        "p95_ms": h.quantile(0.95) / 1000,
+        "p99_ms": h.quantile(0.99) / 1000,
+        "max_ms": h.max_us / 1000,
+    }
+
+
+def write_result(path: Path, result: RunResult) -> None:
+    """Write ``result`` atomically as JSON."""
+    write_json_atomic(path, result_to_dict(result))
+
+
+def read_result(path: Path) -> RunResult:
+    """Read and validate a stored result; DataError naming the file on any problem."""
+    data = read_json_object(path, "result")
+    try:
+        return result_from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{path}: corrupt result: {_describe(exc)}") from None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing key {exc.args[0]!r}"
+    return str(exc)
+
+
+def check_schema(data: dict[str, Any], schema: str, version: int) -> None:
+    """Raise ValueError unless ``data`` is of ``schema`` at a version we can read."""
+    if data.get("schema") != schema:
+        raise ValueError(f"not a {schema} file (schema={data.get('schema')!r})")
+    found = data.get("schema_version")
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise ValueError(f"schema_version must be an integer, got {found!r}")
+    if found > version:
+        raise ValueError(
+            f"schema_version {found} is newer than this loadgate reads ({version}); "
+            "upgrade loadgate"
+        )
+    if found < 1:
+        raise ValueError(f"schema_version {found} is not valid")
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise TypeError(f"{key}: expected a number, got {value!r}")
+    if not isinstance(value, kind):
+        raise TypeError(f"{key}: expected {kind}, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{key}: not a finite number")
+    return value
+
+
+def _counts(value: Any, key: str) -> dict[str, int]:
+    _typed(value, dict, key)
+    return {str(k): int(_typed(v, int, f"{key}.{k}")) for k, v in value.items()}
+
+
+def result_from_dict(d: dict[str, Any]) -> RunResult:
+    """Inverse of :func:`result_to_dict`; raises KeyError/TypeError/ValueError on bad data."""
+    check_schema(d, SCHEMA, SCHEMA_VERSION)
+    endpoints: dict[str, EndpointResult] = {}
+    for name, e in _typed(d["endpoints"], dict, "endpoints").items():
+        key = f"endpoints.{name}"
+        _typed(e, dict, key)
+        hist = LatencyHistogram.decode(
+            _typed(e["histogram"], str, f"{key}.histogram"),
+            _typed(e.get("out_of_range", 0), int, f"{key}.out_of_range"),
+        )
+        endpoints[name] = EndpointResult(
+            name=name,
+            histogram=hist,
+            failures=_typed(e["failures"], int, f"{key}.failures"),
+            failure_kinds=_counts(e.get("failure_kinds", {}), f"{key}.failure_kinds"),
+            outcomes=_counts(e.get("outcomes", {}), f"{key}.outcomes"),
+        )
+    tl = _typed(d["timeline"], dict, "timeline")
+    timeline = Timeline(
+        seconds=list(_typed(tl["seconds"], list, "timeline.seconds")),
+        users=list(_typed(tl["users"], list, "timeline.users")),
+        endpoints={
+            name: EndpointSeries(
+                requests=list(s["requests"]),
+                failures=list(s["failures"]),
+                p50_ms=list(s["p50_ms"]),
+                p95_ms=list(s["p95_ms"]),
+                p99_ms=list(s["p99_ms"]),
+            )
+            for name, s in _typed(tl["endpoints"], dict, "timeline.endpoints").items()
+        },
+    )
+    n = len(timeline.seconds)
+    if len(timeline.users) != n or any(
+        len(col) != n
+        for s in timeline.endpoints.values()
+        for col in (s.requests, s.failures, s.p50_ms, s.p95_ms, s.p99_ms)
+    ):
+        raise ValueError("timeline: series of different lengths")
+    processes = [
+        ProcessSamples(
+            role=_typed(p["role"], str, "processes.role"),
+            pid=_typed(p["pid"], int, "processes.pid"),
+            t=list(p["t"]),
+            cpu_percent=list(p["cpu_percent"]),
+            rss_mb=list(p["rss_mb"]),
+            cores=p.get("cores"),
+        )
+        for p in _typed(d.get("processes", []), list, "processes")
+    ]
+    status = d["status"]
+    if status not in ("complete", "incomplete"):
+        raise ValueError(f"status: expected 'complete' or 'incomplete', got {status!r}")
+    return RunResult(
+        run_id=_typed(d["run_id"], str, "run_id"),
+        target=_typed(d["target"], str, "target"),
+        scenario=_typed(d["scenario"], str, "scenario"),
+        profile=_typed(d["profile"], dict, "profile"),
+        started_at=_typed(d["started_at"], str, "started_at"),
+        t0=float(_typed(d["t0"], (int, float), "t0")),
+        warmup_s=float(_typed(d["warmup_s"], (int, float), "warmup_s")),
+        window_s=float(_typed(d["window_s"], (int, float), "window_s")),
+        status=status,
+        endpoints=endpoints,
+        timeline=timeline,
+        users_target=_typed(d["users_target"], int, "users_target"),
+        users_reached=_typed(d["users_reached"], int, "users_reached"),
+        processes=processes,
+        notes=[str(n) for n in _typed(d.get("notes", []), list, "notes")],
+        audit=d.get("audit"),
+        environment=_typed(d.get("environment", {}), dict, "environment"),
+        command=[str(c) for c in _typed(d.get("command", []), list, "command")],
+    )

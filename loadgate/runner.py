@@ -1,0 +1,444 @@
+"""One run: start the target (if it has a start command), drive Locust headless in a subprocess
+with the recorder plugin, sample CPU and RSS, fetch the SUT's audit, stop everything whatever
+happens, and assemble a RunResult from what was recorded.
+
+>>> outcome = run(RunRequest(load_target("local"), load_profile("smoke")))
+>>> outcome.result.endpoints["POST /bets"].histogram.count
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from loadgate import provenance
+from loadgate.budgets import Budget
+from loadgate.config import PROJECT_ROOT, Profile, Target
+from loadgate.errors import DataError, InfraError, UsageError
+from loadgate.histogram import LatencyHistogram
+from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
+from loadgate.results import EndpointResult, EndpointSeries, ProcessSamples, RunResult, Timeline
+
+Progress = Callable[[str], None]
+LOCUST_GRACE_S = 30.0  # beyond the planned run time, before a silent Locust is killed
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything one run needs, validated at the edge."""
+
+    target: Target
+    profile: Profile
+    out_dir: Path | None = None
+    pin: bool | None = None  # None: pin when we start the SUT ourselves on >= 2 cores
+    sut_faults: tuple[str, ...] = ()
+    locustfile: Path = PROJECT_ROOT / "locustfile.py"
+    command: tuple[str, ...] = ()
+    keep_workdir: bool = False
+    budgets: tuple[Budget, ...] = ()
+
+
+@dataclass
+class RunOutcome:
+    """The assembled result and what happened on the way."""
+
+    result: RunResult
+    out_dir: Path
+    infra_error: str | None = None
+    interrupted: bool = False
+    logs: dict[str, Path] = field(default_factory=dict)
+
+
+def make_run_id(scenario: str) -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{scenario}"
+
+
+def prepare_out_dir(out_dir: Path | None, run_id: str) -> Path:
+    """The run's directory; refuses one that already holds a run (nothing is overwritten)."""
+    path = out_dir if out_dir is not None else Path("reports") / run_id
+    if (path / "result.json").exists():
+        raise UsageError(f"{path}: already holds a run (result.json); choose another --out")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+def run(request: RunRequest, progress: Progress = lambda _line: None) -> RunOutcome:
+    """Run once; raises InfraError when the target cannot be started or reached, UsageError
+    for a bad output directory. A run that breaks down later still returns a (partial) result."""
+    run_id = make_run_id(request.profile.name)
+    created = request.out_dir is None or not request.out_dir.exists()
+    out_dir = prepare_out_dir(request.out_dir, run_id)
+    attempt = _Run(request, run_id, out_dir, progress)
+    try:
+        attempt.drive()
+        return attempt.outcome()
+    except BaseException:
+        if created and out_dir.exists() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # leave no empty run directory behind a failed start
+        raise
+    finally:
+        shutil.rmtree(attempt.workdir, ignore_errors=True)
+
+
+class _Run:
+    """The state of one run while its processes are up."""
+
+    def __init__(self, request: RunRequest, run_id: str, out_dir: Path, progress: Progress):
+        self.request, self.run_id, self.out_dir, self.progress = request, run_id, out_dir, progress
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"loadgate-{run_id}-"))
+        target = request.target
+        values = {"python": sys.executable, "workdir": str(self.workdir)}
+        values["port"] = str(free_port()) if target.start else ""
+        values["base_url"] = _fill(target.base_url, values)
+        self.values = values
+        self.urls = {
+            k: _fill(getattr(target, k) or "", values)
+            for k in ("base_url", "ws_url", "health_url", "audit_url")
+        }
+        self.notes: list[str] = []
+        self.sut: Child | None = None
+        self.locust: Child | None = None
+        self.sampler: Sampler | None = None
+        self.samples: list[ProcessSamples] = []
+        self.audit: dict[str, Any] | None = None
+        self.infra_error: str | None = None
+        self.interrupted = False
+        self.cores: dict[str, list[int] | None] = {"sut": None, "generator": None}
+        self.t_start = time.time()
+        self.recording_path = self.workdir / "recording.json"
+
+    def drive(self) -> None:
+        try:
+            self._start_target()
+            self._start_locust()
+            assert self.locust is not None
+            self.infra_error = _supervise(
+                self.locust, self.sut, self.request.profile, self.workdir / "progress.json",
+                self.progress, self.notes,
+            )  # fmt: skip
+            if self.sut is None or self.sut.alive():
+                self.audit = _fetch_audit(self.urls["audit_url"], self.notes)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.notes.append("interrupted by the user (Ctrl-C)")
+            self.progress("interrupted: stopping Locust and the target, keeping what was measured")
+        finally:
+            self._stop_all()
+
+    def _start_target(self) -> None:
+        start = self.request.target.start
+        if start is None:
+            self.progress(f"checking the target at {self.urls['health_url']}")
+            wait_healthy(self.urls["health_url"], None, 10.0)
+            return
+        command = [_fill(c, self.values) for c in start.command]
+        env = {k: _fill(v, self.values) for k, v in start.env.items()}
+        if self.request.sut_faults:
+            env["SUT_FAULTS"] = ";".join(self.request.sut_faults)
+        self.progress(f"starting the target: {' '.join(command)}")
+        self.sut = Child.spawn("target", command, self.workdir / "sut.log", env, PROJECT_ROOT)
+        wait_healthy(self.urls["health_url"], self.sut, start.timeout_s)
+
+    def _start_locust(self) -> None:
+        profile = self.request.profile
+        want_pin = self.request.pin if self.request.pin is not None else self.sut is not None
+        cpu_count = os.cpu_count() or 1
+        if want_pin and cpu_count >= 2:
+            if self.sut is not None:
+                self.cores["sut"] = pin(self.sut.pid, [0])
+            self.cores["generator"] = list(range(1, cpu_count))
+        elif want_pin:
+            self.notes.append(f"not pinned: the machine has {cpu_count} core")
+        command = _locust_command(
+            self.request, self.urls["base_url"], self.recording_path, self.workdir
+        )
+        self.progress(
+            f"running {profile.name}: {profile.users} users, {profile.warmup_s:.0f} s warm-up "
+            f"+ {profile.duration_s:.0f} s measured, against {self.urls['base_url']}"
+        )
+        self.t_start = time.time()
+        self.locust = Child.spawn(
+            "locust", command, self.workdir / "locust.log", {"PYTHONUNBUFFERED": "1"}, PROJECT_ROOT
+        )
+        if self.cores["generator"]:
+            self.cores["generator"] = pin(self.locust.pid, self.cores["generator"] or [])
+        self.sampler = Sampler(self.t_start)
+        if self.sut is not None:
+            self.sampler.watch("sut", self.sut.pid, self.cores["sut"])
+        self.sampler.watch("generator", self.locust.pid, self.cores["generator"])
+        self.sampler.start()
+
+    def _stop_all(self) -> None:
+        if self.locust is not None:
+            self.locust.stop(grace_s=20)
+        if self.sampler is not None:
+            self.samples = self.sampler.stop()
+        if self.sut is not None:
+            code = self.sut.stop()
+            clean = self.infra_error is None and not self.interrupted
+            if clean and code not in (0, -15, None):
+                self.notes.append(f"the target exited with code {code} when stopped")
+
+    def outcome(self) -> RunOutcome:
+        logs = _keep_logs(self.workdir, self.out_dir, self.request.keep_workdir)
+        if not self.recording_path.exists():
+            if self.interrupted:
+                raise KeyboardInterrupt
+            locust = self.locust
+            code = locust.returncode if locust else "?"
+            detail = (locust.tail() if locust else "") or "no output"
+            where = logs.get("locust.log", self.out_dir)
+            raise InfraError(f"Locust produced no recording (exit code {code}): {detail} ({where})")
+        recording = _read_recording(self.recording_path)
+        shift = self.t_start - float(recording.get("t0") or self.t_start)
+        for s in self.samples:  # sampled from our own start: move onto the recording's axis
+            s.t = [round(t + shift, 2) for t in s.t]
+        environment = provenance.environment(PROJECT_ROOT)
+        environment["cores"] = self.cores
+        environment["sut_faults"] = list(self.request.sut_faults)
+        environment["base_url"] = self.urls["base_url"]
+        result = assemble(
+            recording,
+            run_id=self.run_id,
+            target=self.request.target,
+            profile=self.request.profile,
+            complete=not (self.interrupted or self.infra_error),
+            notes=self.notes,
+            audit=self.audit,
+            environment=environment,
+            processes=self.samples,
+            command=list(self.request.command),
+            budgets=self.request.budgets,
+        )
+        return RunOutcome(result, self.out_dir, self.infra_error, self.interrupted, logs)
+
+
+def _locust_command(request: RunRequest, host: str, recording: Path, workdir: Path) -> list[str]:
+    p = request.profile
+    cmd = [
+        sys.executable, "-m", "locust",
+        "-f", str(request.locustfile),
+        "--headless",
+        "--users", str(p.users),
+        "--spawn-rate", f"{p.spawn_rate:g}",
+        "--run-time", f"{math.ceil(p.run_time_s)}s",
+        "--host", host,
+        "--stop-timeout", "5",
+        "--only-summary",
+        "--loadgate-record", str(recording),
+        "--loadgate-progress", str(workdir / "progress.json"),
+        "--loadgate-warmup", f"{p.warmup_s:g}",
+    ]  # fmt: skip
+    if p.processes > 1:
+        cmd += ["--processes", str(p.processes)]
+    return cmd + sorted(p.user_classes)
+
+
+def _supervise(
+    locust: Child,
+    sut: Child | None,
+    profile: Profile,
+    progress_file: Path,
+    progress: Progress,
+    notes: list[str],
+) -> str | None:
+    """Wait for Locust to finish; stop it early if the target dies or Locust hangs."""
+    started = time.monotonic()
+    deadline = started + profile.run_time_s + LOCUST_GRACE_S + 30
+    last_report = 0.0
+    interactive = sys.stderr.isatty()
+    every = 2.0 if interactive else 10.0
+    while locust.alive():
+        time.sleep(0.25)
+        now = time.monotonic()
+        if sut is not None and not sut.alive():
+            elapsed = now - started
+            error = (
+                f"the target died {elapsed:.0f} s into the run "
+                f"(exit code {sut.returncode}): {sut.tail(3)}"
+            )
+            notes.append(error)
+            progress(error + "; stopping Locust")
+            locust.stop(grace_s=20)
+            return error
+        if now > deadline:
+            error = f"Locust did not finish within {profile.run_time_s + LOCUST_GRACE_S + 30:.0f} s"
+            notes.append(error)
+            locust.stop(grace_s=20)
+            return error
+        if now - last_report >= every:
+            last_report = now
+            progress(_progress_line(progress_file, now - started, profile.run_time_s))
+    if locust.returncode not in (0, 1):  # 1 = "some requests failed", Locust's own verdict
+        notes.append(f"Locust exited with code {locust.returncode}: {locust.tail(3)}")
+    return None
+
+
+def _progress_line(progress_file: Path, elapsed: float, planned: float) -> str:
+    try:
+        live = json.loads(progress_file.read_text())
+    except (OSError, ValueError):
+        live = {}
+    remaining = max(0.0, planned - elapsed)
+    parts = [f"{elapsed:4.0f} s elapsed, {remaining:4.0f} s left"]
+    if live:
+        parts.append(f"{live.get('users', 0)} users")
+        parts.append(f"{live.get('rps', 0)} req/s")
+        p95 = live.get("worst_p95_ms")
+        if p95 is not None:
+            parts.append(f"worst P95 {p95:.1f} ms")
+        parts.append(f"{live.get('failures', 0)} failures/s")
+    return " · ".join(parts)
+
+
+def _fetch_audit(url: str | None, notes: list[str]) -> dict[str, Any] | None:
+    """The SUT's invariants after the run; None (with a note) where the target has no audit."""
+    if not url:
+        return None
+    base = url.split("/admin/")[0] if "/admin/" in url else url.rsplit("/", 1)[0]
+    try:
+        with httpx.Client(timeout=30.0) as client:
+            login = client.post(
+                f"{base}/auth/login", json={"username": "admin", "password": "loadtest"}
+            )
+            headers = {}
+            if login.is_success:
+                headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            resp = client.get(url, headers=headers)
+            if resp.status_code == 404:
+                notes.append("the target has no audit endpoint; invariants not checked")
+                return None
+            resp.raise_for_status()
+            body = resp.json()
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        notes.append(f"the SUT audit could not be fetched: {exc}")
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _keep_logs(workdir: Path, out_dir: Path, keep_all: bool) -> dict[str, Path]:
+    kept: dict[str, Path] = {}
+    for name in ("sut.log", "locust.log"):
+        src = workdir / name
+        if src.exists():
+            dst = out_dir / name
+            shutil.copyfile(src, dst)
+            kept[name] = dst
+    if keep_all:
+        shutil.copytree(workdir, out_dir / "workdir", dirs_exist_ok=True)
+    return kept
+
+
+def _read_recording(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: corrupt recording from the Locust plugin: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != "loadgate.recording":
+        raise DataError(f"{path}: not a loadgate recording")
+    return data
+
+
+def assemble(
+    recording: dict[str, Any],
+    *,
+    run_id: str,
+    target: Target,
+    profile: Profile,
+    complete: bool,
+    notes: list[str],
+    audit: dict[str, Any] | None,
+    environment: dict[str, Any],
+    processes: list[ProcessSamples],
+    command: list[str],
+    budgets: tuple[Budget, ...] = (),
+) -> RunResult:
+    """Turn the plugin's recording into a RunResult (histograms stay exact; series per second)."""
+    t0 = float(recording.get("t0") or time.time())
+    end = float(recording.get("end") or t0)
+    window_start = t0 + profile.warmup_s
+    window_s = max(0.0, min(end, t0 + profile.run_time_s) - window_start)
+    endpoints = {
+        name: EndpointResult(
+            name=name,
+            histogram=LatencyHistogram.decode(d["histogram"], d["out_of_range"]),
+            failures=d["failures"],
+            failure_kinds=d["failure_kinds"],
+            outcomes=d["outcomes"],
+        )
+        for name, d in recording["window"].items()
+    }
+    timeline = _timeline(recording, int(t0))
+    if complete and window_s < profile.duration_s * 0.95:
+        complete = False
+        notes.append(f"the measurement window covered {window_s:.0f} of {profile.duration_s:.0f} s")
+    profile_dict = dataclasses.asdict(profile)
+    # the merged budgets travel with the result, so it can be judged again from the file alone
+    profile_dict["budgets"] = [
+        {"endpoint": b.endpoint, "metric": b.metric, "limit": b.limit, "source": b.source}
+        for b in budgets
+    ]
+    # processes sampled relative to our own start; shift onto the recording's time axis
+    return RunResult(
+        run_id=run_id,
+        target=target.name,
+        scenario=profile.name,
+        profile=profile_dict,
+        started_at=dt.datetime.fromtimestamp(t0, dt.UTC).isoformat(timespec="seconds"),
+        t0=t0,
+        warmup_s=profile.warmup_s,
+        window_s=round(window_s, 3),
+        status="complete" if complete else "incomplete",
+        endpoints=endpoints,
+        timeline=timeline,
+        users_target=profile.users,
+        users_reached=max(timeline.users, default=0),
+        processes=processes,
+        notes=notes,
+        audit=audit,
+        environment=environment,
+        command=command,
+    )
+
+
+def _timeline(recording: dict[str, Any], base: int) -> Timeline:
+    seconds = {int(s) - base: b for s, b in recording["seconds"].items()}
+    users = {int(s) - base: n for s, n in recording["users"].items()}
+    last = max([*seconds, *users, -1])
+    offsets = list(range(0, last + 1))
+    names = sorted({name for b in seconds.values() for name in b})
+    series = {name: EndpointSeries([], [], [], [], []) for name in names}
+    user_series: list[int] = []
+    current_users = 0
+    for off in offsets:
+        current_users = users.get(off, current_users)
+        user_series.append(current_users)
+        bucket = seconds.get(off, {})
+        for name in names:
+            count, fails, p50, p95, p99 = bucket.get(name, [0, 0, None, None, None])
+            s = series[name]
+            s.requests.append(count + fails)
+            s.failures.append(fails)
+            s.p50_ms.append(p50)
+            s.p95_ms.append(p95)
+            s.p99_ms.append(p99)
+    return Timeline(seconds=offsets, users=user_series, endpoints=series)

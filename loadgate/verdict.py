@@ -1,0 +1,358 @@
+"""The verdict: validity, budgets and regression, each a list of named checks, all reported
+every time (never first-fail). Pure: results and baselines in, a Verdict out.
+
+>>> verdict = judge(result, budgets, baseline=None)
+>>> verdict.status, verdict.exit_code
+('pass', 0)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from loadgate import stats
+from loadgate.baselines import Baseline
+from loadgate.budgets import Budget
+from loadgate.durations import format_ms
+from loadgate.results import EndpointResult, RunResult
+
+CheckStatus = Literal["pass", "warn", "fail", "invalid"]
+Kind = Literal["validity", "budget", "regression"]
+
+GENERATOR_CPU_LIMIT = 90.0
+USERS_REACHED_FRACTION = 0.95
+DEFAULT_GATED_QUANTILES = (0.95, 0.99)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check with its numbers and a plain sentence saying what it found."""
+
+    kind: Kind
+    name: str
+    status: CheckStatus
+    message: str
+    endpoint: str | None = None
+    observed: float | None = None
+    limit: float | None = None
+    interval: tuple[float, float] | None = None
+    outcome: str | None = None  # regression checks: pass / regression / improvement / inconclusive
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """PASS, FAIL or INVALID with every check behind it and a one-sentence reason."""
+
+    status: Literal["pass", "fail", "invalid"]
+    headline: str
+    checks: tuple[Check, ...]
+    baseline: str | None = None
+    settings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "fail": 1, "invalid": 4}[self.status]
+
+    def of_kind(self, kind: Kind) -> list[Check]:
+        return [c for c in self.checks if c.kind == kind]
+
+
+def judge(
+    result: RunResult,
+    budgets: Sequence[Budget],
+    baseline: Baseline | None = None,
+    *,
+    min_effect: float = 0.10,
+    alpha: float = 0.01,
+    confidence: float = 0.95,
+) -> Verdict:
+    """Judge one run against its budgets and, if given, a stored baseline."""
+    checks = [
+        *validity_checks(result, budgets),
+        *budget_checks(result, budgets, confidence),
+    ]
+    label = None
+    if baseline is not None and baseline.runs:
+        label = baseline.label
+        checks += regression_checks(result, baseline, budgets, min_effect, alpha, confidence)
+    status: Literal["pass", "fail", "invalid"]
+    if any(c.status == "invalid" for c in checks):
+        status = "invalid"
+    elif any(c.status == "fail" for c in checks):
+        status = "fail"
+    else:
+        status = "pass"
+    return Verdict(
+        status=status,
+        headline=_headline(status, checks),
+        checks=tuple(checks),
+        baseline=label,
+        settings={"min_effect": min_effect, "alpha": alpha, "confidence": confidence},
+    )
+
+
+def _headline(status: str, checks: Sequence[Check]) -> str:
+    wanted = {"invalid": "invalid", "fail": "fail", "pass": "warn"}[status]
+    reasons = [c.message for c in checks if c.status == wanted]
+    if status == "pass":
+        total = len(checks)
+        extra = f"; {len(reasons)} warning(s): {reasons[0]}" if reasons else ""
+        return f"All {total} checks passed{extra}."
+    head = reasons[0].rstrip(".")
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return f"{head}{more}."
+
+
+# --- validity -------------------------------------------------------------------------------
+def validity_checks(result: RunResult, budgets: Sequence[Budget]) -> list[Check]:
+    """Was the load delivered, the generator healthy, the SUT sound, with samples enough?"""
+    out: list[Check] = []
+    if result.status == "complete":
+        out.append(Check("validity", "run completed", "pass", "The run completed as planned."))
+    else:
+        why = "; ".join(result.notes) or "stopped early"
+        out.append(
+            Check("validity", "run completed", "invalid", f"The run did not complete: {why}.")
+        )
+    needed = math.ceil(result.users_target * USERS_REACHED_FRACTION)
+    ok = result.users_reached >= needed
+    out.append(
+        Check(
+            "validity",
+            "load delivered",
+            "pass" if ok else "invalid",
+            f"{result.users_reached} of {result.users_target} users were reached"
+            + ("." if ok else f", short of the {needed} needed."),
+            observed=result.users_reached,
+            limit=needed,
+        )
+    )
+    gen = result.process("generator")
+    if gen is not None and gen.cpu_percent:
+        cpu = gen.cpu_mean
+        ok = cpu < GENERATOR_CPU_LIMIT
+        out.append(
+            Check(
+                "validity",
+                "generator not saturated",
+                "pass" if ok else "invalid",
+                f"The load generator used {cpu:.0f}% of a core on average"
+                + ("." if ok else f", above {GENERATOR_CPU_LIMIT:.0f}%: it was the bottleneck."),
+                observed=cpu,
+                limit=GENERATOR_CPU_LIMIT,
+            )
+        )
+    if result.audit is not None:
+        ok = bool(result.audit.get("ok"))
+        broken = [c.get("name", "?") for c in result.audit.get("checks", []) if not c.get("ok")]
+        out.append(
+            Check(
+                "validity",
+                "SUT invariants",
+                "pass" if ok else "invalid",
+                "The SUT's audit held after the run."
+                if ok
+                else f"The SUT's audit failed after the run: {', '.join(broken) or 'not ok'}.",
+            )
+        )
+    out += _sample_checks(result, budgets)
+    return out
+
+
+def _sample_checks(result: RunResult, budgets: Sequence[Budget]) -> list[Check]:
+    out: list[Check] = []
+    for b in budgets:
+        if b.endpoint == "*" or b.quantile is None:
+            continue
+        ep = result.endpoints.get(b.endpoint)
+        needed = stats.min_samples_for_interval(b.quantile)
+        have = ep.histogram.count if ep else 0
+        name = f"{b.endpoint} samples for {b.metric}"
+        if have >= needed:
+            out.append(
+                Check(
+                    "validity",
+                    name,
+                    "pass",
+                    f"{b.endpoint} has {have} samples, enough for a {b.metric} interval.",
+                    endpoint=b.endpoint,
+                    observed=have,
+                    limit=needed,
+                )
+            )
+        else:
+            what = f"only {have} samples" if ep else "no requests recorded"
+            out.append(
+                Check(
+                    "validity",
+                    name,
+                    "invalid",
+                    f"{b.endpoint} has {what}; its {b.metric} budget needs at least {needed}.",
+                    endpoint=b.endpoint,
+                    observed=have,
+                    limit=needed,
+                )
+            )
+    return out
+
+
+# --- budgets --------------------------------------------------------------------------------
+def budget_checks(
+    result: RunResult, budgets: Sequence[Budget], confidence: float = 0.95
+) -> list[Check]:
+    """Fail when the interval lies above the ceiling; warn when only the point estimate does."""
+    out: list[Check] = []
+    for b in budgets:
+        names = sorted(result.endpoints) if b.endpoint == "*" else [b.endpoint]
+        for name in names:
+            ep = result.endpoints.get(name)
+            if ep is None:
+                continue  # reported by the validity checks
+            check = (
+                _error_budget(name, ep, b, confidence)
+                if b.quantile is None
+                else _latency_budget(name, ep, b, confidence)
+            )
+            if check is not None:
+                out.append(check)
+    return out
+
+
+def _latency_budget(name: str, ep: EndpointResult, b: Budget, confidence: float) -> Check | None:
+    assert b.quantile is not None
+    label = f"{name} {b.text}"
+    interval = ep.histogram.quantile_interval(b.quantile, confidence)
+    if interval is None:
+        if b.endpoint == "*":
+            return None  # a wildcard budget does not judge endpoints too rare to judge
+        return None  # explicit budgets: the validity check already made the run invalid
+    point = ep.quantile_ms(b.quantile)
+    low, high = interval[0] / 1000, interval[1] / 1000
+    ci = f"{format_ms(point)} (95% CI {format_ms(low)}–{format_ms(high)})"
+    if low > b.limit:
+        status: CheckStatus = "fail"
+        msg = f"{name} {b.metric} is {ci}, above its {format_ms(b.limit)} budget."
+    elif point > b.limit:
+        status = "warn"
+        msg = (
+            f"{name} {b.metric} is {ci}: the estimate is above its {format_ms(b.limit)} "
+            "budget but the interval overlaps it."
+        )
+    else:
+        status = "pass"
+        headroom = (1 - point / b.limit) * 100
+        msg = (
+            f"{name} {b.metric} is {ci}, within its {format_ms(b.limit)} budget "
+            f"({headroom:.0f}% headroom)."
+        )
+    return Check("budget", label, status, msg, name, point, b.limit, (low, high))
+
+
+def _error_budget(name: str, ep: EndpointResult, b: Budget, confidence: float) -> Check | None:
+    if ep.requests == 0:
+        return None
+    rate = ep.error_rate
+    low, high = stats.wilson_interval(ep.failures, ep.requests, confidence)
+    text = f"{rate * 100:.2f}% ({ep.failures} of {ep.requests})"
+    if low > b.limit:
+        status: CheckStatus = "fail"
+        msg = f"{name} error rate is {text}, above its {b.limit * 100:g}% budget."
+    elif rate > b.limit:
+        status = "warn"
+        msg = f"{name} error rate is {text}: above its {b.limit * 100:g}% budget, but within noise."
+    else:
+        status = "pass"
+        msg = f"{name} error rate is {text}, within its {b.limit * 100:g}% budget."
+    return Check("budget", f"{name} {b.text}", status, msg, name, rate, b.limit, (low, high))
+
+
+# --- regression -----------------------------------------------------------------------------
+def gated_metrics(result: RunResult, budgets: Sequence[Budget]) -> list[tuple[str, float]]:
+    """(endpoint, quantile) pairs compared with the baseline: every budgeted quantile, plus P95/P99
+    of every endpoint with enough samples."""
+    pairs: set[tuple[str, float]] = set()
+    for b in budgets:
+        if b.quantile is None:
+            continue
+        for name in sorted(result.endpoints) if b.endpoint == "*" else [b.endpoint]:
+            pairs.add((name, b.quantile))
+    for name, ep in result.endpoints.items():
+        for q in DEFAULT_GATED_QUANTILES:
+            if ep.histogram.count >= stats.min_samples_for_interval(q):
+                pairs.add((name, q))
+    return sorted(pairs)
+
+
+def regression_checks(
+    result: RunResult,
+    baseline: Baseline,
+    budgets: Sequence[Budget],
+    min_effect: float,
+    alpha: float,
+    confidence: float,
+) -> list[Check]:
+    """Per endpoint and gated quantile: material AND significant, against the baseline's spread."""
+    metrics = gated_metrics(result, budgets)
+    # Bonferroni across gated metrics keeps the family-wise false-alarm rate at alpha
+    alpha_each = alpha / max(1, len(metrics))
+    advisory = not baseline.comparable_with(result.environment)
+    out: list[Check] = []
+    for name, q in metrics:
+        current = result.endpoints[name].histogram
+        interval = current.quantile_interval(q, confidence)
+        values = baseline.values(name, q)
+        metric = f"p{q * 100:g}"
+        label = f"{name} {metric} vs baseline"
+        if not values or interval is None:
+            out.append(
+                Check(
+                    "regression",
+                    label,
+                    "pass",
+                    f"{name} {metric}: not in the baseline; not compared.",
+                    endpoint=name,
+                    outcome="inconclusive",
+                )
+            )
+            continue
+        y = current.quantile(q) / 1000
+        if len(values) >= 2:
+            cmp = stats.compare_to_baseline(values, y, alpha=alpha_each, min_effect=min_effect)
+        else:
+            base_iv = baseline.interval(name, q) or (values[0], values[0])
+            cmp = stats.compare_single(
+                values[0],
+                base_iv,
+                y,
+                (interval[0] / 1000, interval[1] / 1000),
+                min_effect=min_effect,
+            )
+        change = (cmp.ratio - 1) * 100
+        msg = (
+            f"{name} {metric} is {format_ms(y)}, {change:+.0f}% vs the baseline "
+            f"({cmp.outcome}): {cmp.detail}"
+        )
+        status: CheckStatus = "pass"
+        if cmp.outcome == "regression":
+            status = "warn" if advisory else "fail"
+            if advisory:
+                msg += " Advisory only: the baseline was measured on a different machine."
+        elif cmp.outcome == "inconclusive":
+            status = "warn"
+        out.append(
+            Check(
+                "regression",
+                label,
+                status,
+                msg,
+                endpoint=name,
+                observed=y,
+                limit=sum(values) / len(values),
+                interval=(cmp.ratio_low, cmp.ratio_high),
+                outcome=cmp.outcome,
+            )
+        )
+    return out
