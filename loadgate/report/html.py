@@ -1,0 +1,205 @@
+"""The HTML report: one self-contained page (inline CSS and SVG, no network) that says PASS, FAIL
+or INVALID and why at the top, then the figures, checks, endpoints, charts and provenance.
+
+A pure function of the stored result, the verdict and the baseline; jinja2 autoescapes every
+value, so endpoint names from the wild cannot inject markup.
+
+>>> page = render_html(result, verdict, baseline)
+>>> "<!doctype html>" in page
+True
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from loadgate.baselines import Baseline
+from loadgate.durations import format_ms
+from loadgate.report import charts
+from loadgate.report.summary import (
+    EndpointRow,
+    checks_by_kind,
+    duration,
+    endpoint_rows,
+    headline_figures,
+    key_rows,
+    metric_of,
+    percent,
+)
+from loadgate.results import RunResult
+from loadgate.verdict import Kind, Verdict
+
+KINDS_GATED: tuple[Kind, ...] = ("regression", "budget")
+STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "invalid": "INVALID"}
+STATUS_MEANING = {
+    "pass": "The build may merge: every gate held.",
+    "fail": "The gate failed: performance broke a budget or regressed against the baseline.",
+    "invalid": "This run cannot be judged: the load or the measurement was not good enough.",
+}
+KIND_TITLES = {
+    "validity": "Validity: was the test itself sound?",
+    "budget": "Budgets: absolute ceilings",
+    "regression": "Regression: change against the baseline",
+}
+
+
+@dataclass(frozen=True)
+class Meta:
+    """A row of the run-metadata table."""
+
+    label: str
+    value: str
+    code: bool = False
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("loadgate.report", "templates"),
+        autoescape=True,  # every value, including the .j2 template's
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ms"] = format_ms
+    env.filters["percent"] = percent
+    env.filters["duration"] = duration
+    return env
+
+
+def chart_budgets(verdict: Verdict) -> dict[str, list[tuple[str, float]]]:
+    """Latency ceilings per endpoint, read from the verdict's budget checks."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for c in verdict.of_kind("budget"):
+        metric = metric_of(c)
+        if c.endpoint and c.limit is not None and metric.startswith("p"):
+            out.setdefault(c.endpoint, []).append((metric, c.limit))
+    return out
+
+
+def gated_quantiles(verdict: Verdict, rows: list[EndpointRow]) -> dict[str, list[str]]:
+    """Quantiles the verdict compared with the baseline, else the budgeted ones, else P95/P99."""
+    out: dict[str, list[str]] = {}
+    for kind in KINDS_GATED:
+        for c in verdict.of_kind(kind):
+            metric = metric_of(c)
+            if c.endpoint and metric.startswith("p") and metric not in out.get(c.endpoint, []):
+                out.setdefault(c.endpoint, []).append(metric)
+        if out:
+            break
+    if not out:
+        out = {r.name: ["p95", "p99"] for r in key_rows(rows)}
+    return {name: sorted(metrics, key=lambda m: float(m[1:])) for name, metrics in out.items()}
+
+
+def build_charts(
+    result: RunResult, verdict: Verdict, baseline: Baseline | None, rows: list[EndpointRow]
+) -> list[charts.Chart]:
+    """Every chart the data allows, in reading order."""
+    budgets = chart_budgets(verdict)
+    makers: list[Callable[[], charts.Chart | None]] = [
+        lambda: charts.latency_chart(result, budgets),
+        lambda: charts.trend_chart(result, baseline, gated_quantiles(verdict, rows), budgets),
+        lambda: charts.distribution_chart(result, baseline),
+        lambda: charts.load_chart(result),
+        lambda: charts.errors_chart(result),
+        lambda: charts.resources_chart(result),
+        lambda: charts.latency_chart(result, budgets, streams=True),
+        lambda: charts.stream_outcomes_chart(result),
+    ]
+    return [c for make in makers if (c := make()) is not None]
+
+
+def metadata(result: RunResult, verdict: Verdict) -> list[Meta]:
+    """Provenance: what ran where, when, and how to run it again."""
+    env = result.environment
+    commit = env.get("git_commit")
+    if commit and env.get("git_dirty"):
+        commit = f"{commit} (uncommitted changes)"
+    rows = [
+        Meta("Run", result.run_id, code=True),
+        Meta("Target", result.target),
+        Meta("Scenario", result.scenario),
+        Meta("Profile", _compact(result.profile), code=True),
+        Meta("Started", result.started_at),
+        Meta(
+            "Measured window",
+            f"{duration(result.window_s)} after a {duration(result.warmup_s)} warm-up "
+            "(the warm-up is excluded from every figure and check)",
+        ),
+        Meta("Status", result.status + (f": {'; '.join(result.notes)}" if result.notes else "")),
+        Meta("Baseline", verdict.baseline or "none"),
+    ]
+    if verdict.settings:
+        rows.append(Meta("Verdict settings", _settings(verdict.settings)))
+    if commit:
+        rows.append(Meta("Git commit", str(commit), code=True))
+    if env.get("hostname"):
+        rows.append(Meta("Host", str(env["hostname"])))
+    if isinstance(env.get("machine"), dict):
+        rows.append(Meta("Machine fingerprint", _compact(env["machine"]), code=True))
+    if isinstance(env.get("versions"), dict):
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(env["versions"].items()) if v)
+        rows.append(Meta("Tool versions", versions))
+    known = {"git_commit", "git_dirty", "hostname", "machine", "versions"}
+    rows += [Meta(str(k), _compact(v), code=True) for k, v in sorted(env.items()) if k not in known]
+    for p in result.processes:
+        if p.cores:
+            rows.append(Meta(f"{p.role} pinned to cores", ", ".join(map(str, p.cores))))
+    if result.audit is not None:
+        rows.append(Meta("SUT audit", "ok" if result.audit.get("ok") else "FAILED"))
+    return rows
+
+
+def _settings(settings: dict[str, float]) -> str:
+    parts = []
+    if "min_effect" in settings:
+        parts.append(f"material change ≥ {settings['min_effect'] * 100:g}%")
+    if "alpha" in settings:
+        parts.append(f"false-alarm rate α = {settings['alpha']:g}")
+    if "confidence" in settings:
+        parts.append(f"intervals at {settings['confidence'] * 100:g}%")
+    return ", ".join(parts)
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def render_html(result: RunResult, verdict: Verdict, baseline: Baseline | None = None) -> str:
+    """The whole report as one HTML document (str)."""
+    rows = endpoint_rows(result, verdict, baseline)
+    context = {
+        "result": result,
+        "verdict": verdict,
+        "word": STATUS_WORDS[verdict.status],
+        "meaning": STATUS_MEANING[verdict.status],
+        "figures": headline_figures(result),
+        "key_rows": key_rows(rows),
+        "groups": [(k, KIND_TITLES[k], checks) for k, checks in checks_by_kind(verdict)],
+        "rows": rows,
+        "charts": build_charts(result, verdict, baseline, rows),
+        "meta": metadata(result, verdict),
+        "command": shlex.join(result.command) if result.command else "",
+        "has_changes": any(r.changes for r in rows),
+        "has_budgets": any(r.budgets for r in rows),
+        "has_outcomes": any(r.outcomes or r.failure_kinds for r in rows),
+        "counts": _counts(verdict),
+    }
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def _counts(verdict: Verdict) -> dict[str, int]:
+    out = {"pass": 0, "warn": 0, "fail": 0, "invalid": 0}
+    for c in verdict.checks:
+        out[c.status] += 1
+    return out

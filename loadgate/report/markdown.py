@@ -1,0 +1,126 @@
+"""The GitHub-flavoured Markdown summary (for ``$GITHUB_STEP_SUMMARY`` and merge-request notes):
+the verdict, the checks that need attention, the endpoints. Every value from the run is escaped
+so a hostile endpoint name cannot break a table or inject HTML.
+
+>>> print(render_markdown(result, verdict).splitlines()[0])
+## ❌ FAIL · loadgate smoke on local
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from loadgate.baselines import Baseline
+from loadgate.durations import format_ms
+from loadgate.report.summary import (
+    EndpointRow,
+    Quantile,
+    duration,
+    endpoint_rows,
+    headline_figures,
+    percent,
+    sorted_checks,
+)
+from loadgate.results import RunResult
+from loadgate.verdict import Check, Verdict
+
+EMOJI = {"pass": "✅", "warn": "⚠️", "fail": "❌", "invalid": "⛔"}
+WORDS = {"pass": "PASS", "fail": "FAIL", "invalid": "INVALID"}
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+_SPACE = re.compile(r"\s+")
+
+
+def md(text: str) -> str:
+    """Text safe in a table cell: HTML escaped, Markdown punctuation backslashed, one line."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(_SPACE.sub(" ", text).strip(), quote=False))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
+    aligns = align or "l" * len(header)
+    rule = ["---:" if a == "r" else "---" for a in aligns]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _check_rows(checks: Sequence[Check]) -> list[list[str]]:
+    return [
+        [f"{EMOJI[c.status]} {c.status}", c.kind, md(c.name), md(c.message)]
+        for c in sorted_checks(checks)
+    ]
+
+
+def _q(q: Quantile) -> str:
+    if q.low_ms is None:
+        return format_ms(q.ms)
+    return f"{format_ms(q.ms)} <sub>{md(q.ci_text)}</sub>"
+
+
+def _endpoint_row(r: EndpointRow, budgets: bool, changes: bool) -> list[str]:
+    row = [
+        f"{EMOJI[r.status]} {md(r.name)}",
+        f"{r.requests:,}",
+        f"{r.rps:,.1f}",
+        f"{r.failures:,} ({percent(r.error_rate)})",
+        _q(r.p50),
+        _q(r.p95),
+        _q(r.p99),
+        format_ms(r.max_ms),
+    ]
+    if budgets:
+        row.append("<br>".join(f"{EMOJI[b.status]} {md(b.text)}" for b in r.budgets) or "–")
+    if changes:
+        row.append(
+            "<br>".join(f"{c.metric.upper()} {md(c.text)} {c.outcome}" for c in r.changes) or "–"
+        )
+    return row
+
+
+def render_markdown(result: RunResult, verdict: Verdict, baseline: Baseline | None = None) -> str:
+    """The summary as GitHub-flavoured Markdown (str)."""
+    emoji = EMOJI[verdict.status]
+    lines = [
+        f"## {emoji} {WORDS[verdict.status]} · loadgate {md(result.scenario)} "
+        f"on {md(result.target)}",
+        "",
+        f"**{md(verdict.headline)}**",
+        "",
+    ]
+    figures = headline_figures(result)
+    lines += _table([f.label for f in figures], [[md(f"{f.value} {f.detail}") for f in figures]])
+    attention = [c for c in verdict.checks if c.status != "pass"]
+    passed = [c for c in verdict.checks if c.status == "pass"]
+    lines += ["", f"### Checks: {len(attention)} need attention, {len(passed)} passed", ""]
+    header = ["Status", "Kind", "Check", "Result"]
+    if attention:
+        lines += _table(header, _check_rows(attention))
+    else:
+        lines.append("Every check passed.")
+    if passed:
+        lines += ["", f"<details><summary>{len(passed)} passed checks</summary>", ""]
+        lines += _table(header, _check_rows(passed))
+        lines += ["", "</details>"]
+    rows = endpoint_rows(result, verdict, baseline)
+    budgets = any(r.budgets for r in rows)
+    changes = any(r.changes for r in rows)
+    head = ["Endpoint", "Requests", "RPS", "Failures", "P50", "P95", "P99", "Max"]
+    head += ["Budget"] * budgets + ["vs baseline"] * changes
+    lines += ["", "### Endpoints", ""]
+    lines += _table(
+        head,
+        [_endpoint_row(r, budgets, changes) for r in rows],
+        "lrrrrrrr" + "l" * (budgets + changes),
+    )
+    commit = result.environment.get("git_commit")
+    lines += [
+        "",
+        f"<sub>Run {md(result.run_id)} · started {md(result.started_at)} · "
+        f"{md(duration(result.window_s))} measured after {md(duration(result.warmup_s))} warm-up · "
+        f"{md(verdict.baseline or 'no baseline')}"
+        + (f" · commit {md(str(commit)[:12])}" if commit else "")
+        + " · latency intervals are 95% CIs</sub>",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""The Markdown summary: verdict line, checks table, endpoint table, escaping."""
+
+from __future__ import annotations
+
+from loadgate.baselines import Baseline
+from loadgate.durations import format_ms
+from loadgate.report import render_markdown
+from loadgate.report.markdown import md
+from loadgate.results import RunResult
+from loadgate.verdict import Verdict
+
+
+def _cells(line: str) -> list[str]:
+    """Split a table row on pipes that are not escaped."""
+    cells, cur, prev = [], "", ""
+    for ch in line.strip()[1:-1]:
+        if ch == "|" and prev != "\\":
+            cells.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+        prev = ch
+    cells.append(cur.strip())
+    return cells
+
+
+def test_status_line_and_headline(result: RunResult, verdict: Verdict, baseline: Baseline) -> None:
+    text = render_markdown(result, verdict, baseline)
+    lines = text.splitlines()
+    assert lines[0] == "## ❌ FAIL · loadgate smoke on local"
+    assert lines[2].startswith("**POST /bets p99 is ")
+    assert text.endswith("\n")
+
+
+def test_tables_are_well_formed(result: RunResult, verdict: Verdict, baseline: Baseline) -> None:
+    text = render_markdown(result, verdict, baseline)
+    tables: list[list[str]] = []
+    current: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    assert len(tables) == 4  # figures, checks needing attention, passed checks, endpoints
+    for table in tables:
+        widths = {len(_cells(row)) for row in table}
+        assert len(widths) == 1, table[0]
+
+
+def test_checks_and_endpoints(result: RunResult, verdict: Verdict, baseline: Baseline) -> None:
+    text = render_markdown(result, verdict, baseline)
+    failing = [c for c in verdict.checks if c.status == "fail"]
+    assert f"### Checks: {sum(c.status != 'pass' for c in verdict.checks)} need attention" in text
+    for c in failing:
+        assert md(c.name) in text
+    bets = result.endpoints["POST /bets"]
+    assert format_ms(bets.quantile_ms(0.99)) in text
+    endpoint_rows = [line for line in text.splitlines() if line.startswith("| ❌ POST /bets")]
+    assert len(endpoint_rows) == 1
+    assert "regression" in endpoint_rows[0]
+
+
+def test_hostile_names_escaped(
+    result: RunResult, verdict: Verdict, baseline: Baseline, hostile: str, hostile_md: str
+) -> None:
+    text = render_markdown(result, verdict, baseline)
+    assert "<script>" not in text and hostile not in text
+    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in text
+    assert hostile_md not in text
+    assert "GET /price$\\_\\{x\\}\\|\\`rm \\-rf\\`\\*bold\\*" in text
+
+
+def test_snapshot_of_a_passing_summary(result: RunResult, pass_verdict: Verdict) -> None:
+    text = render_markdown(result, pass_verdict, None)
+    head = text.splitlines()[:8]
+    assert head[0] == "## ✅ PASS · loadgate smoke on local"
+    assert head[2] == f"**{md(pass_verdict.headline)}**"
+    assert (
+        head[4] == "| Users reached | Throughput | Requests | Error rate | SUT CPU | SUT memory |"
+    )
+    assert head[5] == "| --- | --- | --- | --- | --- | --- |"
+    assert head[6].startswith("| 100 of 100 planned | ")
+    assert "Every check passed." in text
+    assert "vs baseline" not in text
