@@ -1,11 +1,13 @@
 """``loadgate run | report | baseline | sut`` — thin. The only place that turns errors into exit
-codes: 0 pass · 1 gate failed · 2 usage/config · 3 infrastructure · 4 invalid run · 130 Ctrl-C.
+codes: 0 pass · 1 gate failed · 2 usage/config · 3 infrastructure · 4 invalid run ·
+70 internal error (a bug) · 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -17,6 +19,7 @@ from loadgate.errors import DataError, LoadgateError, UsageError
 from loadgate.verdict import Verdict, judge
 
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70  # EX_SOFTWARE
 
 
 def _say(line: str) -> None:
@@ -290,6 +293,11 @@ def main(argv: list[str] | None = None) -> None:
     except LoadgateError as exc:
         _say(f"error: {exc}")
         sys.exit(exc.exit_code)
+    except Exception:
+        # a crash must never read as "gate failed" (1) in CI
+        traceback.print_exc()
+        _say("internal error: this is a bug in loadgate; please report it with the trace above")
+        sys.exit(EXIT_INTERNAL)
     sys.exit(0)
 
 

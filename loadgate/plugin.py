@@ -80,8 +80,9 @@ class Endpoint:
 class Recorder:
     """Merges requests (local/worker) and worker reports (master) into exact histograms."""
 
-    def __init__(self, warmup_s: float) -> None:
+    def __init__(self, warmup_s: float, window_s: float = float("inf")) -> None:
         self.warmup_s = warmup_s
+        self.window_s = window_s
         self.t0: float | None = None
         self.end: float | None = None
         self.window: dict[str, Endpoint] = {}
@@ -107,20 +108,22 @@ class Recorder:
         latency_us = int(response_time_ms * 1000 + 0.5)
         second = int(start_time)
         hist, failures = self._second(second, key)
-        in_window = start_time >= self.t0 + self.warmup_s
+        if exception is not None:
+            failures[0] += 1
+        else:
+            hist.record(latency_us)
+        window_start = self.t0 + self.warmup_s
+        if not window_start <= start_time < window_start + self.window_s:
+            return
         ep = self.window.get(key)
         if ep is None:
             ep = self.window[key] = Endpoint()
         if exception is not None:
-            failures[0] += 1
-            if in_window:
-                ep.add_failure(_failure_kind(exception))
+            ep.add_failure(_failure_kind(exception))
             return
-        hist.record(latency_us)
-        if in_window:
-            ep.histogram.record(latency_us)
-            if outcome:
-                ep.outcomes[outcome] = ep.outcomes.get(outcome, 0) + 1
+        ep.histogram.record(latency_us)
+        if outcome:
+            ep.outcomes[outcome] = ep.outcomes.get(outcome, 0) + 1
 
     def _second(self, second: int, key: str) -> tuple[LatencyHistogram, list[int]]:
         bucket = self.open_seconds.setdefault(second, {})
@@ -226,13 +229,22 @@ def _add_arguments(parser: Any) -> None:
         env_var="LOADGATE_WARMUP",
         help="seconds from the test start excluded from the measurement window",
     )
+    group.add_argument(
+        "--loadgate-window",
+        type=float,
+        default=0.0,
+        env_var="LOADGATE_WINDOW",
+        help="length of the measurement window in seconds (0: until the test stops)",
+    )
 
 
 def _on_init(environment: Environment, **_kw: Any) -> None:
     options = environment.parsed_options
     path = getattr(options, "loadgate_record", "") if options else ""
     progress = getattr(options, "loadgate_progress", "") if options else ""
-    recorder = Recorder(float(getattr(options, "loadgate_warmup", 0.0) or 0.0))
+    warmup = float(getattr(options, "loadgate_warmup", 0.0) or 0.0)
+    window = float(getattr(options, "loadgate_window", 0.0) or 0.0)
+    recorder = Recorder(warmup, window if window > 0 else float("inf"))
     runner = environment.runner
     is_worker = isinstance(runner, WorkerRunner)
     role = "master" if isinstance(runner, MasterRunner) else "local"

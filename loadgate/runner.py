@@ -33,6 +33,7 @@ from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
 from loadgate.results import EndpointResult, EndpointSeries, ProcessSamples, RunResult, Timeline
 
 Progress = Callable[[str], None]
+RUN_TIME_SLACK_S = 2.0
 LOCUST_GRACE_S = 30.0  # beyond the planned run time, before a silent Locust is killed
 
 
@@ -240,13 +241,15 @@ def _locust_command(request: RunRequest, host: str, recording: Path, workdir: Pa
         "--headless",
         "--users", str(p.users),
         "--spawn-rate", f"{p.spawn_rate:g}",
-        "--run-time", f"{math.ceil(p.run_time_s)}s",
+        # a little past the window, so the window is whole: Locust's clock starts before ours
+        "--run-time", f"{math.ceil(p.run_time_s + RUN_TIME_SLACK_S)}s",
         "--host", host,
         "--stop-timeout", "5",
         "--only-summary",
         "--loadgate-record", str(recording),
         "--loadgate-progress", str(workdir / "progress.json"),
         "--loadgate-warmup", f"{p.warmup_s:g}",
+        "--loadgate-window", f"{p.duration_s:g}",
     ]  # fmt: skip
     if p.processes > 1:
         cmd += ["--processes", str(p.processes)]
@@ -263,7 +266,7 @@ def _supervise(
 ) -> str | None:
     """Wait for Locust to finish; stop it early if the target dies or Locust hangs."""
     started = time.monotonic()
-    deadline = started + profile.run_time_s + LOCUST_GRACE_S + 30
+    deadline = started + profile.run_time_s + RUN_TIME_SLACK_S + LOCUST_GRACE_S
     last_report = 0.0
     interactive = sys.stderr.isatty()
     every = 2.0 if interactive else 10.0
@@ -281,7 +284,7 @@ def _supervise(
             locust.stop(grace_s=20)
             return error
         if now > deadline:
-            error = f"Locust did not finish within {profile.run_time_s + LOCUST_GRACE_S + 30:.0f} s"
+            error = f"Locust did not finish within {deadline - started:.0f} s"
             notes.append(error)
             locust.stop(grace_s=20)
             return error
