@@ -146,7 +146,8 @@ def _lifespan(
                 book, settings.odds_rate, settings.odds_tick_s, settings.seed, hub.publish
             )
             tasks.append(asyncio.create_task(bus.consume(_consumer(ctx, aggregator))))
-            tasks.append(asyncio.create_task(_flush_odds(feed, storage, settings.odds_flush_s)))
+            tasks.append(asyncio.create_task(_flush_odds(ctx, feed, storage)))
+            tasks.append(asyncio.create_task(_maintain(storage)))
             if settings.odds_rate > 0:
                 tasks.append(asyncio.create_task(feed.run()))
             ctx.runtime = Runtime(service, hub, feed)
@@ -194,13 +195,20 @@ def _consumer(ctx: AppContext, aggregator: Aggregator) -> Callable[[Event], Awai
     return handle
 
 
-async def _flush_odds(feed: OddsFeed, storage: SQLiteStorage, every_s: float) -> None:
+async def _flush_odds(ctx: AppContext, feed: OddsFeed, storage: SQLiteStorage) -> None:
     """Persist odds moves in small batches so the writer lock is held only briefly."""
     while True:
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(ctx.settings.odds_flush_s)
         records = feed.take_dirty()
         if records:
-            await run_in_threadpool(storage.save_odds, records)
+            await ctx.call(storage.save_odds, records)
+
+
+async def _maintain(storage: SQLiteStorage, every_s: float = 1.0) -> None:
+    """Run storage housekeeping (WAL checkpoints) in the threadpool, off the loop."""
+    while True:
+        await asyncio.sleep(every_s)
+        await run_in_threadpool(storage.maintenance)
 
 
 def _register_gauges(ctx: AppContext) -> None:

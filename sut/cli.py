@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="fault knob, repeatable (see sut/faults.py); also SUT_FAULTS='a;b'",
     )
+    p.add_argument(
+        "--db-threadpool",
+        action="store_true",
+        help="run every storage call in the threadpool (default: short ones inline)",
+    )
     p.add_argument("--log-level", default="warning")
     return p
 
@@ -81,6 +86,7 @@ def parse_settings(argv: Sequence[str], environ: dict[str, str]) -> tuple[Settin
             odds_rate=args.odds_rate,
             heartbeat_s=args.heartbeat,
             faults=faults,
+            db_inline=not args.db_threadpool,
             **extra,  # type: ignore[arg-type]
         )
     except ValueError as exc:

@@ -18,7 +18,8 @@ All knobs are off by default. Give each as a repeated ``--fault SPEC`` flag or i
     Load the selections of a market list page with one query per market.
 ``global_wallet_lock``
     Every wallet-touching request (place bet, wallet, settle) holds one process-wide
-    lock for its whole duration, so they run one at a time.
+    lock for its whole duration, including a thread hop to the database, so they run
+    one at a time.
 ``slow_consumer=<N>ms``
     The event aggregator sleeps N ms per event (dashboards lag, bus lag grows).
 ``slow_fanout=<N>ms``

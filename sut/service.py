@@ -80,8 +80,8 @@ class BettingService:
     def _live(self, market: Market) -> Market:
         """Overlay the in-memory current odds and version on a stored market."""
         quote = self.book.quote(market.id)
-        if quote is None:
-            return market
+        if quote is None or quote.version == market.version:
+            return market  # the usual case: the flusher already stored this version
         odds = dict(zip(quote.selection_ids, quote.odds, strict=True))
         selections = tuple(
             Selection(s.id, s.name, odds.get(s.id, s.odds_milli)) for s in market.selections

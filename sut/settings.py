@@ -44,6 +44,8 @@ class Settings:
     stream_queue: int = 256
     max_subscriptions: int = 5_000
     max_body_bytes: int = 16_384
+    #: run short storage calls on the event loop (long ones always use the threadpool)
+    db_inline: bool = True
     faults: FaultSet = field(default_factory=FaultSet)
 
     def __post_init__(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,7 +25,7 @@ class AgentRoutes:
         service = self.ctx.service
         totals: Totals
         if self.ctx.settings.faults.naive_dashboard:
-            totals = await run_in_threadpool(service.naive_dashboard, who.user_id)
+            totals = await self.ctx.offload(service.naive_dashboard, who.user_id)
         else:
             totals = service.dashboard(who.user_id)
         return JSON(
@@ -45,7 +44,7 @@ class AgentRoutes:
         who = self.ctx.principal(request, Role.AGENT)
         limit = query_limit(request)
         after = query_cursor(request, "d")
-        page = await run_in_threadpool(self.ctx.service.downline_page, who.user_id, after, limit)
+        page = await self.ctx.offload(self.ctx.service.downline_page, who.user_id, after, limit)
         return JSON(
             {
                 "items": [member_json(m) for m in page],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,7 +39,7 @@ class PublicRoutes:
         body = await read_json(request, self.ctx.settings.max_body_bytes)
         username = field_str(body, "username", 64)
         password = field_str(body, "password", 128)
-        login = await run_in_threadpool(self.ctx.service.login, username, password)
+        login = await self.ctx.call(self.ctx.service.login, username, password)
         return JSON(
             {
                 "token": login.token,
@@ -57,7 +56,7 @@ class PublicRoutes:
         after = query_cursor(request, "m")
         sport = query_choice(request, "sport", _SPORTS)
         status = query_choice(request, "status", _STATUSES)
-        page = await run_in_threadpool(
+        page = await self.ctx.call(
             self.ctx.service.markets_page,
             sport,
             MarketStatus(status) if status else None,
@@ -76,7 +75,7 @@ class PublicRoutes:
         """One market with its current odds and version."""
         self.ctx.principal(request)
         market_id = path_id(request)
-        market = await run_in_threadpool(self.ctx.service.market, market_id)
+        market = await self.ctx.call(self.ctx.service.market, market_id)
         return JSON(market_json(market))
 
     async def metrics(self, request: Request) -> Response:

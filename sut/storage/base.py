@@ -51,6 +51,10 @@ class Storage(Protocol):
         """Release connections; the storage is unusable afterwards."""
         ...
 
+    def maintenance(self) -> None:
+        """Periodic housekeeping off the request path (e.g. WAL checkpoints)."""
+        ...
+
     def is_seeded(self) -> bool:
         """True when the database already holds data."""
         ...

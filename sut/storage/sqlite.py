@@ -75,6 +75,8 @@ class SQLiteStorage:
         self._read_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock = threading.Lock()
         self._retries = 0
 
     @property
@@ -86,14 +88,24 @@ class SQLiteStorage:
         """Connect both connections and create the schema."""
         self._writer = self._connect()
         self._writer.executescript(SCHEMA)
+        # Checkpoints fsync and can take 100+ ms; never let a commit on the request
+        # path run one. ``maintenance`` checkpoints from its own connection instead.
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._reader = self._connect()
+        self._checkpointer = self._connect()
 
     def close(self) -> None:
         """Close both connections."""
-        for conn in (self._reader, self._writer):
+        for conn in (self._reader, self._checkpointer, self._writer):
             if conn is not None:
                 conn.close()
-        self._reader = self._writer = None
+        self._reader = self._writer = self._checkpointer = None
+
+    def maintenance(self) -> None:
+        """Checkpoint the WAL (PASSIVE: runs alongside the writer, never blocks it)."""
+        with self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves; the lock makes the
