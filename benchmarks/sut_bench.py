@@ -193,8 +193,13 @@ def bet_placement(bettors: list[str], markets: int) -> Action:
             await timed(conn, samples, "GET /markets/[id]", "GET", f"/markets/{market_id}", token)
         )
         selection = rng.choice(market["selections"])
-        body = {"market_id": market_id, "selection_id": selection["id"], "stake": 1.0,
-                "odds": selection["odds"], "idempotency_key": f"{time.time_ns()}-{rng.random()}"}  # fmt: skip
+        body = {
+            "market_id": market_id,
+            "selection_id": selection["id"],
+            "stake": 1.0,
+            "odds": selection["odds"],
+            "idempotency_key": f"{time.time_ns()}-{rng.random()}",
+        }
         await timed(conn, samples, "POST /bets", "POST", "/bets", token, body)
 
     return act
@@ -330,12 +335,9 @@ def main() -> None:
     args = parser.parse_args()
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})
-    print(
-        f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}"
-    )
-    print(
-        f"SUT on core 0, load on core 1; concurrency {args.concurrency}; {args.seconds:.0f} s per phase"
-    )
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus,", end=" ")
+    print(f"python {platform.python_version()}; SUT on core 0, load on core 1;", end=" ")
+    print(f"concurrency {args.concurrency}; {args.seconds:.0f} s per phase")
     try:
         import uvloop
 
