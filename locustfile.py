@@ -19,7 +19,6 @@ __all__ = ["Bettor"]
 plugin.install()
 
 
-@events.init_command_line_parser.add_listener
 def _sut_arguments(parser: Any) -> None:
     group = parser.add_argument_group("bundled SUT", "what the seeded SUT holds")
     group.add_argument(
@@ -42,3 +41,6 @@ def _sut_arguments(parser: Any) -> None:
         env_var="SUT_PASSWORD",
         help="password of every seeded user",
     )
+
+
+events.init_command_line_parser.add_listener(_sut_arguments)

@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     except LoadgateError as exc:
         _say(f"error: {exc}")
         sys.exit(exc.exit_code)
-    except Exception:
+    except Exception:  # noqa: BLE001 - the last line of defence, reported as a bug
         # a crash must never read as "gate failed" (1) in CI
         traceback.print_exc()
         _say("internal error: this is a bug in loadgate; please report it with the trace above")

@@ -205,8 +205,13 @@ def budget_checks(
 ) -> list[Check]:
     """Fail when the interval lies above the ceiling; warn when only the point estimate does."""
     out: list[Check] = []
+    # an endpoint's own budget for a metric replaces the wildcard's for that metric
+    explicit = {(b.endpoint, b.metric) for b in budgets if b.endpoint != "*"}
     for b in budgets:
-        names = sorted(result.endpoints) if b.endpoint == "*" else [b.endpoint]
+        if b.endpoint == "*":
+            names = [n for n in sorted(result.endpoints) if (n, b.metric) not in explicit]
+        else:
+            names = [b.endpoint]
         for name in names:
             ep = result.endpoints.get(name)
             if ep is None:

@@ -97,8 +97,11 @@ class Bettor(LoggedInUser):
                 resp.success()
                 if code == "odds_changed":
                     current = error.get("current_odds")
-                    self.odds[market_id] = (selection_id, current)
-                    return float(current) if current is not None else None
+                    if current is None:
+                        self.odds.pop(market_id, None)
+                        return None
+                    self.odds[market_id] = (selection_id, float(current))
+                    return float(current)
                 self.odds.pop(market_id, None)
                 return None
             resp.failure(f"HTTP {resp.status_code} {code}".strip())

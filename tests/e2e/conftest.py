@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SHORT = ["--users", "60", "--spawn-rate", "30", "--warmup", "5s", "--duration", "25s"]
 
 
-def loadgate(*args: str, timeout: float = 240, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def loadgate(
+    *args: str, timeout: float = 240, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``loadgate`` CLI and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "loadgate.cli", *args],

@@ -57,7 +57,7 @@ def test_target_that_fails_to_start(tmp_path: Path, out_dir: Path) -> None:
     target.write_text(
         'base_url = "http://127.0.0.1:{port}"\n'
         "[start]\n"
-        "command = [\"{python}\", \"-c\", \"import sys; print('no database'); sys.exit(5)\"]\n"
+        'command = ["{python}", "-c", "import sys; print(\'no database\'); sys.exit(5)"]\n'
     )
     proc = loadgate("run", "--target", str(target), "--out", str(out_dir), timeout=60)
     assert proc.returncode == 3
@@ -100,8 +100,16 @@ def test_corrupt_result_is_named(tmp_path: Path) -> None:
 
 def _start_run(out_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "loadgate.cli", "run", "--out", str(out_dir), "--no-baseline",
-         *SHORT],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loadgate.cli",
+            "run",
+            "--out",
+            str(out_dir),
+            "--no-baseline",
+            *SHORT,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_smoke_run_passes_and_writes_every_file(out_dir: Path) -> None:
-    proc = loadgate("run", "--target", "local", "--scenario", "smoke", "--out", str(out_dir), *SHORT)
+    proc = loadgate(
+        "run", "--target", "local", "--scenario", "smoke", "--out", str(out_dir), *SHORT
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in ("result.json", "report.html", "summary.md", "junit.xml", "sut.log", "locust.log"):
         assert (out_dir / name).is_file(), name
