@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 from collections.abc import Callable
@@ -22,9 +23,12 @@ import jinja2
 
 from loadgate.baselines import Baseline
 from loadgate.durations import format_ms
-from loadgate.report import charts
+from loadgate.report import comparison_charts as compare
+from loadgate.report import time_charts as timed
+from loadgate.report.charts import Chart
 from loadgate.report.summary import (
     EndpointRow,
+    chart_order,
     checks_by_kind,
     duration,
     endpoint_rows,
@@ -101,18 +105,21 @@ def gated_quantiles(verdict: Verdict, rows: list[EndpointRow]) -> dict[str, list
 
 def build_charts(
     result: RunResult, verdict: Verdict, baseline: Baseline | None, rows: list[EndpointRow]
-) -> list[charts.Chart]:
-    """Every chart the data allows, in reading order."""
+) -> list[Chart]:
+    """Every chart the data allows, in reading order; panels follow the table (failing first)."""
     budgets = chart_budgets(verdict)
-    makers: list[Callable[[], charts.Chart | None]] = [
-        lambda: charts.latency_chart(result, budgets),
-        lambda: charts.trend_chart(result, baseline, gated_quantiles(verdict, rows), budgets),
-        lambda: charts.distribution_chart(result, baseline),
-        lambda: charts.load_chart(result),
-        lambda: charts.errors_chart(result),
-        lambda: charts.resources_chart(result),
-        lambda: charts.latency_chart(result, budgets, streams=True),
-        lambda: charts.stream_outcomes_chart(result),
+    order = chart_order(rows)
+    gated = gated_quantiles(verdict, rows)
+    gated = {n: gated[n] for n in order if n in gated}
+    makers: list[Callable[[], Chart | None]] = [
+        lambda: timed.latency_chart(result, order, budgets),
+        lambda: compare.trend_chart(result, baseline, gated, budgets),
+        lambda: compare.distribution_chart(result, order, baseline),
+        lambda: timed.load_chart(result),
+        lambda: timed.errors_chart(result, order),
+        lambda: timed.resources_chart(result),
+        lambda: timed.latency_chart(result, order, budgets, streams=True),
+        lambda: compare.stream_outcomes_chart(result),
     ]
     return [c for make in makers if (c := make()) is not None]
 
@@ -128,7 +135,7 @@ def metadata(result: RunResult, verdict: Verdict) -> list[Meta]:
         Meta("Target", result.target),
         Meta("Scenario", result.scenario),
         Meta("Profile", _compact(result.profile), code=True),
-        Meta("Started", result.started_at),
+        Meta("Started", f"{when(result.started_at)} ({result.started_at})"),
         Meta(
             "Measured window",
             f"{duration(result.window_s)} after a {duration(result.warmup_s)} warm-up "
@@ -192,10 +199,21 @@ def render_html(result: RunResult, verdict: Verdict, baseline: Baseline | None =
         "command": shlex.join(result.command) if result.command else "",
         "has_changes": any(r.changes for r in rows),
         "has_budgets": any(r.budgets for r in rows),
-        "has_outcomes": any(r.outcomes or r.failure_kinds for r in rows),
         "counts": _counts(verdict),
+        "started": when(result.started_at),
     }
     return _environment().get_template("report.html.j2").render(context)
+
+
+def when(started_at: str) -> str:
+    """``2026-11-29 22:15 UTC`` from an ISO-8601 timestamp (as given if it does not parse)."""
+    try:
+        moment = dt.datetime.fromisoformat(started_at)
+    except ValueError:
+        return started_at
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _counts(verdict: Verdict) -> dict[str, int]:

@@ -37,13 +37,13 @@ class Quantile:
     def text(self) -> str:
         if self.low_ms is None or self.high_ms is None:
             return format_ms(self.ms)
-        return f"{format_ms(self.ms)} (95% CI {format_ms(self.low_ms)}–{format_ms(self.high_ms)})"
+        return f"{format_ms(self.ms)} (95% CI {span_ms(self.low_ms, self.high_ms)})"
 
     @property
     def ci_text(self) -> str:
         if self.low_ms is None or self.high_ms is None:
             return "too few samples for an interval"
-        return f"{format_ms(self.low_ms)}–{format_ms(self.high_ms)}"
+        return span_ms(self.low_ms, self.high_ms)
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,10 @@ class ChangeCell:
 
     @property
     def text(self) -> str:
-        change = f"{self.change_pct:+.0f}%"
+        change = f"{signed(self.change_pct)}%"
         if self.low_pct is None or self.high_pct is None:
             return change
-        return f"{change} ({self.low_pct:+.0f}…{self.high_pct:+.0f}%)"
+        return f"{change} ({signed(self.low_pct)}…{signed(self.high_pct)}%)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,10 @@ class EndpointRow:
     def is_stream(self) -> bool:
         return self.name.startswith(WS_PREFIX)
 
+    @property
+    def budgets_latency(self) -> bool:
+        return any(b.metric.startswith("p") for b in self.budgets)
+
     def quantile(self, metric: str) -> Quantile | None:
         return {"p50": self.p50, "p95": self.p95, "p99": self.p99}.get(metric)
 
@@ -112,6 +116,17 @@ class Stat:
     value: str
     detail: str = ""
     status: str = ""  # "", "pass", "warn", "fail", "invalid": tints the figure
+
+
+def signed(percent: float) -> str:
+    """``+12``, ``-3``, ``+0`` (never ``-0``)."""
+    return f"{round(percent) or 0:+d}"
+
+
+def span_ms(low: float, high: float) -> str:
+    """``48.6–49.5 ms``; ``812 ms–1.02 s`` when the units differ."""
+    (a, unit_a), (b, unit_b) = format_ms(low).split(" "), format_ms(high).split(" ")
+    return f"{a}–{b} {unit_b}" if unit_a == unit_b else f"{a} {unit_a}–{b} {unit_b}"
 
 
 def worst(statuses: Sequence[str]) -> str:
@@ -221,9 +236,17 @@ def endpoint_rows(
     return rows
 
 
+def chart_order(rows: Sequence[EndpointRow]) -> list[str]:
+    """Endpoint names in the order charts show them: failing, then budgeted, then busiest."""
+    ranked = sorted(
+        rows, key=lambda r: (STATUS_RANK.get(r.status, 3), not r.budgets_latency, -r.requests)
+    )
+    return [r.name for r in ranked]
+
+
 def key_rows(rows: Sequence[EndpointRow], limit: int = 4) -> list[EndpointRow]:
     """The critical journeys for the headline: endpoints with a latency budget, else the busiest."""
-    budgeted = [r for r in rows if any(b.metric.startswith("p") for b in r.budgets)]
+    budgeted = [r for r in rows if r.budgets_latency]
     if budgeted:
         return budgeted[:limit]
     return sorted(rows, key=lambda r: -r.requests)[:limit]
@@ -239,7 +262,9 @@ def headline_figures(result: RunResult) -> list[Stat]:
             f"of {result.users_target:,} planned",
             "" if reached else "warn",
         ),
-        Stat("Throughput", f"{result.rps:,.1f} req/s", f"over {result.window_s:g} s measured"),
+        Stat(
+            "Throughput", f"{rate(result.rps)} req/s", f"over {duration(result.window_s)} measured"
+        ),
         Stat("Requests", f"{result.total_requests:,}", f"{len(result.endpoints)} endpoints"),
         Stat(
             "Error rate",
@@ -253,6 +278,13 @@ def headline_figures(result: RunResult) -> list[Stat]:
     if sut is not None and sut.rss_mb:
         figures.append(Stat("SUT memory", f"{sut.rss_max_mb:,.0f} MB", "peak resident (RSS)"))
     return figures
+
+
+def rate(per_second: float) -> str:
+    """``1,630``, ``58.2``, ``0.35``: three significant figures are plenty for a rate."""
+    if per_second >= 100:
+        return f"{per_second:,.0f}"
+    return f"{per_second:.3g}"
 
 
 def percent(fraction: float) -> str:
