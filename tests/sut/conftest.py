@@ -125,25 +125,25 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.fixture(name="running")
+@pytest.fixture(name="running", scope="session")
 def running_fixture() -> Any:
     """``running(settings)``: a context manager yielding a started TestClient."""
     return running
 
 
-@pytest.fixture(name="login")
+@pytest.fixture(name="login", scope="session")
 def login_fixture() -> Any:
     """``login(client, username)`` -> Authorization header."""
     return login
 
 
-@pytest.fixture(name="bet_body")
+@pytest.fixture(name="bet_body", scope="session")
 def bet_body_fixture() -> Any:
     """``bet_body(client, headers, on_market=1, **override)`` -> a valid bet body."""
     return bet_body
 
 
-@pytest.fixture(name="sut_process")
+@pytest.fixture(name="sut_process", scope="session")
 def sut_process_fixture() -> Any:
     """``sut_process(*args)``: run ``python -m sut`` on a free port, yield (url, proc)."""
     return sut_process
