@@ -30,14 +30,14 @@ from sut.domain import (
     PlacedBet,
     Role,
     Selection,
-    SettledBet,
     Settlement,
     Totals,
     User,
     Wallet,
-    payout_cents,
 )
 from sut.seeding import SeedData
+from sut.storage import sqlite_admin as admin
+from sut.storage import sqlite_reports as reports
 from sut.storage.base import OddsRecord, PriceCheck
 from sut.storage.sqlite_schema import PRAGMAS, SCHEMA, write_seed
 
@@ -46,20 +46,6 @@ _BET_COLUMNS = (
     " idempotency_key, placed_at, payout_cents"
 )
 _MAX_BUSY_RETRIES = 50
-_DOWNLINE_CTE = """
-WITH RECURSIVE down(id, depth) AS (
-    SELECT id, 1 FROM users WHERE parent_id = :agent
-    UNION ALL
-    SELECT u.id, d.depth + 1 FROM users u JOIN down d ON u.parent_id = d.id
-)
-"""
-_TOTALS_SELECT = """
-SELECT COALESCE(SUM(stake_cents), 0),
-       COALESCE(SUM(CASE status WHEN 'lost' THEN stake_cents
-                                WHEN 'won' THEN stake_cents - payout_cents ELSE 0 END), 0),
-       COALESCE(SUM(CASE status WHEN 'open'
-                    THEN stake_cents * odds_milli / 1000 - stake_cents ELSE 0 END), 0)
-"""
 
 
 class SQLiteStorage:
@@ -340,152 +326,37 @@ class SQLiteStorage:
     def settle_market(self, market_id: int, winning_selection_id: int, now: float) -> Settlement:
         """Settle a market: pay winners, close losers, mark it settled."""
         with self._write() as conn:
-            market = conn.execute(
-                "SELECT status, winning_selection_id FROM markets WHERE id = ?", (market_id,)
-            ).fetchone()
-            if market is None:
-                raise NotFound(f"market {market_id} does not exist")
-            if market[0] == MarketStatus.SETTLED.value:
-                if market[1] != winning_selection_id:
-                    raise Conflict(
-                        "already_settled",
-                        f"market {market_id} was settled with selection {market[1]}",
-                    )
-                return Settlement(market_id, winning_selection_id, (), already_settled=True)
-            owner = conn.execute(
-                "SELECT market_id FROM selections WHERE id = ?", (winning_selection_id,)
-            ).fetchone()
-            if owner is None or owner[0] != market_id:
-                raise InvalidRequest(
-                    f"selection {winning_selection_id} is not part of market {market_id}"
-                )
-            rows = conn.execute(
-                "SELECT id, user_id, selection_id, stake_cents, odds_milli FROM bets"
-                " WHERE market_id = ? AND status = 'open' ORDER BY id",
-                (market_id,),
-            ).fetchall()
-            settled = tuple(
-                SettledBet(
-                    bet_id,
-                    user_id,
-                    stake,
-                    odds,
-                    payout_cents(stake, odds) if sel == winning_selection_id else 0,
-                )
-                for bet_id, user_id, sel, stake, odds in rows
-            )
-            conn.executemany(
-                "UPDATE bets SET status = ?, payout_cents = ?, settled_at = ? WHERE id = ?",
-                [
-                    ("won" if b.payout_cents else "lost", b.payout_cents, now, b.bet_id)
-                    for b in settled
-                ],
-            )
-            conn.executemany(
-                "UPDATE wallets SET balance_cents = balance_cents + ? WHERE user_id = ?",
-                [(b.payout_cents, b.user_id) for b in settled if b.payout_cents],
-            )
-            conn.execute(
-                "UPDATE markets SET status = 'settled', winning_selection_id = ? WHERE id = ?",
-                (winning_selection_id, market_id),
-            )
-        return Settlement(market_id, winning_selection_id, settled, already_settled=False)
+            return admin.settle_market(conn, market_id, winning_selection_id, now)
 
     def move_user(self, user_id: int, new_parent_id: int) -> HierarchyMove:
         """Re-parent a user under an agent; refuses admins, non-agent parents and cycles."""
         with self._write() as conn:
-            user = conn.execute(
-                "SELECT role, parent_id FROM users WHERE id = ?", (user_id,)
-            ).fetchone()
-            parent = conn.execute(
-                "SELECT role FROM users WHERE id = ?", (new_parent_id,)
-            ).fetchone()
-            if user is None:
-                raise NotFound(f"user {user_id} does not exist")
-            if parent is None:
-                raise NotFound(f"user {new_parent_id} does not exist")
-            if user[0] == Role.ADMIN.value:
-                raise InvalidRequest("admins are not part of the hierarchy")
-            if parent[0] != Role.AGENT.value:
-                raise InvalidRequest(f"new parent {new_parent_id} is not an agent")
-            ancestors = conn.execute(
-                "WITH RECURSIVE up(id) AS (SELECT ? UNION ALL"
-                " SELECT u.parent_id FROM users u JOIN up ON u.id = up.id"
-                " WHERE u.parent_id IS NOT NULL) SELECT id FROM up",
-                (new_parent_id,),
-            ).fetchall()
-            if any(row[0] == user_id for row in ancestors):
-                raise Conflict("hierarchy_cycle", f"user {user_id} is above {new_parent_id}")
-            conn.execute("UPDATE users SET parent_id = ? WHERE id = ?", (new_parent_id, user_id))
-        return HierarchyMove(user_id, user[1], new_parent_id)
+            return admin.move_user(conn, user_id, new_parent_id)
 
     def downline_page(self, agent_id: int, after_id: int, limit: int) -> list[DownlineMember]:
         """A keyset page (by user id) of an agent's whole downline."""
         with self._read() as conn:
-            rows = conn.execute(
-                _DOWNLINE_CTE + "SELECT u.id, u.username, u.role, u.parent_id, d.depth"
-                " FROM down d JOIN users u ON u.id = d.id WHERE u.id > :after"
-                " ORDER BY u.id LIMIT :limit",
-                {"agent": agent_id, "after": after_id, "limit": limit},
-            ).fetchall()
-        return [DownlineMember(r[0], r[1], Role(r[2]), r[3], r[4]) for r in rows]
+            return reports.downline_page(conn, agent_id, after_id, limit)
 
     def hierarchy(self) -> list[tuple[int, Role, int | None]]:
         """Every user as (id, role, parent)."""
         with self._read() as conn:
-            rows = conn.execute("SELECT id, role, parent_id FROM users ORDER BY id").fetchall()
-        return [(r[0], Role(r[1]), r[2]) for r in rows]
+            return reports.hierarchy(conn)
 
     def bettor_totals(self) -> dict[int, Totals]:
         """Per-bettor totals straight from the bets table."""
         with self._read(snapshot=True) as conn:
-            totals = {
-                row[0]: Totals(bettors=1)
-                for row in conn.execute("SELECT id FROM users WHERE role = 'bettor'")
-            }
-            for user_id, turnover, pnl, exposure in conn.execute(
-                _TOTALS_SELECT.replace("SELECT", "SELECT user_id,", 1)
-                + " FROM bets GROUP BY user_id"
-            ):
-                if user_id in totals:
-                    totals[user_id] = Totals(1, turnover, pnl, exposure)
-        return totals
+            return reports.bettor_totals(conn)
 
     def naive_totals(self, agent_id: int) -> Totals:
         """Downline totals by recursive query: the slow path behind ``naive_dashboard``."""
         with self._read(snapshot=True) as conn:
-            bettors = conn.execute(
-                _DOWNLINE_CTE + "SELECT COUNT(*) FROM down d JOIN users u ON u.id = d.id"
-                " WHERE u.role = 'bettor'",
-                {"agent": agent_id},
-            ).fetchone()[0]
-            turnover, pnl, exposure = conn.execute(
-                _DOWNLINE_CTE
-                + _TOTALS_SELECT
-                + " FROM bets WHERE user_id IN (SELECT id FROM down)",
-                {"agent": agent_id},
-            ).fetchone()
-        return Totals(bettors, turnover, pnl, exposure)
+            return reports.naive_totals(conn, agent_id)
 
     def money_audit(self) -> MoneyAudit:
         """All money sums from one read snapshot."""
         with self._read(snapshot=True) as conn:
-            deposits, balances, negative = conn.execute(
-                "SELECT COALESCE(SUM(deposits_cents), 0), COALESCE(SUM(balance_cents), 0),"
-                " COALESCE(SUM(balance_cents < 0), 0) FROM wallets"
-            ).fetchone()
-            open_stakes, settled_stakes, payouts = conn.execute(
-                "SELECT COALESCE(SUM(CASE status WHEN 'open' THEN stake_cents END), 0),"
-                " COALESCE(SUM(CASE WHEN status != 'open' THEN stake_cents END), 0),"
-                " COALESCE(SUM(payout_cents), 0) FROM bets"
-            ).fetchone()
-            duplicates = conn.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM bets GROUP BY user_id, idempotency_key"
-                " HAVING COUNT(*) > 1)"
-            ).fetchone()[0]
-        return MoneyAudit(
-            deposits, balances, open_stakes, settled_stakes, payouts, negative, duplicates
-        )
+            return reports.money_audit(conn)
 
 
 def _user(row: tuple[int, str, str, int | None, str]) -> User:
