@@ -77,6 +77,19 @@ class Baseline:
         return mine is not None and all(r.environment.get("machine") == mine for r in self.runs)
 
 
+def run_of(result: RunResult, blessed_at: str = "") -> BaselineRun:
+    """A result reduced to what a baseline keeps of it."""
+    return BaselineRun(
+        run_id=result.run_id,
+        started_at=result.started_at,
+        blessed_at=blessed_at,
+        environment=result.environment,
+        profile=result.profile,
+        histograms={n: e.histogram for n, e in result.endpoints.items()},
+        failures={n: e.failures for n, e in result.endpoints.items()},
+    )
+
+
 def baseline_path(target: str, scenario: str, root: Path | None = None) -> Path:
     return (root or PROJECT_ROOT) / "baselines" / target / f"{scenario}.json"
 
@@ -105,17 +118,7 @@ def bless(results: list[RunResult], path: Path, keep: int = DEFAULT_KEEP) -> Bas
     for r in results:
         if r.run_id in known:
             continue
-        baseline.runs.append(
-            BaselineRun(
-                run_id=r.run_id,
-                started_at=r.started_at,
-                blessed_at=now,
-                environment=r.environment,
-                profile=r.profile,
-                histograms={n: e.histogram for n, e in r.endpoints.items()},
-                failures={n: e.failures for n, e in r.endpoints.items()},
-            )
-        )
+        baseline.runs.append(run_of(r, blessed_at=now))
     baseline.keep = keep
     baseline.runs = sorted(baseline.runs, key=lambda run: run.started_at)[-keep:]
     write_baseline(path, baseline)

@@ -8,15 +8,16 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from loadgate import baselines, config, report, results, runner
+from loadgate import baselines, compare, config, report, results, runner
 from loadgate.budgets import budgets_from_result
 from loadgate.durations import format_ms, parse_duration
 from loadgate.errors import DataError, LoadgateError, UsageError
-from loadgate.verdict import Verdict, judge
+from loadgate.verdict import GatePolicy, Verdict, judge
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70  # EX_SOFTWARE
@@ -33,6 +34,24 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         return parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def baseline_options(f: Callable[..., None]) -> Callable[..., None]:
+    """--baseline FILE, --no-baseline, --force-compare: shared by the commands that judge."""
+    f = click.option(
+        "--force-compare",
+        "force",
+        is_flag=True,
+        help="let a baseline from another machine fail the gate (default: advisory only)",
+    )(f)
+    f = click.option("--no-baseline", is_flag=True, help="judge budgets only")(f)
+    return click.option(
+        "--baseline",
+        "baseline_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="baseline file [default: baselines/<target>/<scenario>.json if present]",
+    )(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,14 +95,7 @@ def cli() -> None:
     default=None,
     help="override the warm-up excluded from measurement",
 )
-@click.option(
-    "--baseline",
-    "baseline_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="baseline file [default: baselines/<target>/<scenario>.json if present]",
-)
-@click.option("--no-baseline", is_flag=True, help="judge budgets only")
+@baseline_options
 @click.option(
     "--fault",
     "faults",
@@ -106,6 +118,7 @@ def run(
     warmup: float | None,
     baseline_file: Path | None,
     no_baseline: bool,
+    force: bool,
     faults: tuple[str, ...],
     pin: bool | None,
 ) -> None:
@@ -132,7 +145,7 @@ def run(
     outcome = runner.run(request, progress=_say)
     results.write_result(outcome.out_dir / "result.json", outcome.result)
     verdict = judge(
-        outcome.result, budgets, baseline, min_effect=profile.min_effect, alpha=profile.alpha
+        outcome.result, budgets, baseline, GatePolicy.from_profile(outcome.result.profile, force)
     )
     paths = report.write_reports(outcome.out_dir, outcome.result, verdict, baseline)
     _print_summary(outcome.result, verdict)
@@ -176,14 +189,7 @@ def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
 
 @cli.command("report")
 @click.argument("result_file", type=click.Path(path_type=Path))
-@click.option(
-    "--baseline",
-    "baseline_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="baseline file [default: baselines/<target>/<scenario>.json if present]",
-)
-@click.option("--no-baseline", is_flag=True, help="judge budgets only")
+@baseline_options
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -191,7 +197,11 @@ def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
     help="directory for the rendered files [default: beside RESULT_FILE]",
 )
 def report_cmd(
-    result_file: Path, baseline_file: Path | None, no_baseline: bool, out: Path | None
+    result_file: Path,
+    baseline_file: Path | None,
+    no_baseline: bool,
+    force: bool,
+    out: Path | None,
 ) -> None:
     """Judge a stored result again and re-render its report, from stored files alone."""
     result = results.read_result(result_file)
@@ -200,13 +210,7 @@ def report_cmd(
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{result_file}: corrupt result: profile.budgets: {exc}") from None
     baseline = _baseline(result.target, result.scenario, baseline_file, no_baseline)
-    verdict = judge(
-        result,
-        budgets,
-        baseline,
-        min_effect=float(result.profile.get("min_effect", 0.10)),
-        alpha=float(result.profile.get("alpha", 0.01)),
-    )
+    verdict = judge(result, budgets, baseline, GatePolicy.from_profile(result.profile, force))
     paths = report.write_reports(out or result_file.parent, result, verdict, baseline)
     _print_summary(result, verdict)
     _say(f"report: {paths['html']}")
@@ -266,6 +270,60 @@ def show(target: str, scenario: str, path: Path | None) -> None:
             spread = (values[-1] / values[0] - 1) * 100 if values[0] > 0 else 0.0
             cells.append(f"{format_ms(mid)} ±{spread / 2:.0f}%")
         click.echo(f"{name:<24} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
+
+
+@baseline.command("history")
+@click.option("--target", "-t", default="local", show_default=True)
+@click.option("--scenario", "-s", default="smoke", show_default=True)
+@click.option("--file", "path", type=click.Path(path_type=Path), default=None)
+def history(target: str, scenario: str, path: Path | None) -> None:
+    """The blessed runs over time, with their provenance."""
+    path = path or baselines.baseline_path(target, scenario)
+    stored = baselines.load_baseline(path)
+    if stored is None:
+        raise UsageError(f"{path}: no baseline yet; bless one with 'loadgate baseline bless'")
+    click.echo(f"{path}: {stored.label}, keeping the last {stored.keep}")
+    click.echo(f"{'started':<26} {'run':<28} {'commit':<9} {'machine':<34} {'calib':>6}")
+    for run in stored.runs:
+        env = run.environment
+        commit = (env.get("git_commit") or "?")[:8] + ("+" if env.get("git_dirty") else "")
+        machine = env.get("machine", {})
+        where = f"{machine.get('cpu_model', '?')[:24]} x{machine.get('cores', '?')}"
+        calib = env.get("calibration_mloops_per_s", "")
+        click.echo(f"{run.started_at:<26} {run.run_id:<28} {commit:<9} {where:<34} {calib:>6}")
+
+
+@cli.command("compare")
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option(
+    "--min-effect",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.10,
+    show_default=True,
+    help="smallest change that matters (0.1 = 10%)",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 0.5, min_open=True),
+    default=0.01,
+    show_default=True,
+    help="false-alarm rate across all compared metrics",
+)
+@click.option(
+    "--force-compare",
+    "force",
+    is_flag=True,
+    help="let a baseline from another machine fail (default: advisory)",
+)
+def compare_cmd(a: Path, b: Path, min_effect: float, alpha: float, force: bool) -> None:
+    """Is B a regression against A? A and B are results or baselines; nothing is run."""
+    policy = GatePolicy(min_effect=min_effect, alpha=alpha, force_compare=force)
+    verdict = compare.compare(compare.load_side(a), compare.load_side(b), policy)
+    click.echo(f"{verdict.status.upper()}: {verdict.headline}")
+    for check in verdict.checks:
+        click.echo(f"  [{check.outcome or check.status}] {check.message}")
+    sys.exit(verdict.exit_code)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -67,6 +67,8 @@ class Profile:
     processes: int = 1
     min_effect: float = 0.10
     alpha: float = 0.01
+    min_effects: Mapping[str, float] = field(default_factory=dict)
+    quantiles: tuple[float, ...] = (0.95, 0.99)
 
     @property
     def run_time_s(self) -> float:
@@ -270,11 +272,37 @@ def load_profile(name: str, path: Path | None = None) -> Profile:
         description=r.get("description", str, ""),
         budgets=_parse_budget_table(path, r.get("budgets", dict, {}), f"{name}.budgets"),
         processes=r.get("processes", int, 1),
-        min_effect=float(r.get("min_effect", (int, float), 0.10)),
-        alpha=float(r.get("alpha", (int, float), 0.01)),
+        min_effect=_fraction(r, "min_effect", r.get("min_effect", (int, float), 0.10)),
+        alpha=_fraction(r, "alpha", r.get("alpha", (int, float), 0.01)),
+        min_effects={
+            str(k): _fraction(r, f"min_effects.{k}", v)
+            for k, v in r.get("min_effects", dict, {}).items()
+        },
+        quantiles=_quantiles(r, r.get("gate_quantiles", list, ["p95", "p99"])),
     )
     r.reject_unknown()
     return profile
+
+
+def _fraction(r: _Reader, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise r.fail(key, f"expected a fraction between 0 and 1 (e.g. 0.1 for 10%), got {value!r}")
+    return float(value)
+
+
+def _quantiles(r: _Reader, names: list[Any]) -> tuple[float, ...]:
+    out = []
+    for name in names:
+        if not isinstance(name, str) or not name.startswith("p"):
+            raise r.fail("gate_quantiles", f"expected names like 'p95', got {name!r}")
+        try:
+            q = round(float(name[1:]) / 100, 6)
+        except ValueError:
+            raise r.fail("gate_quantiles", f"expected names like 'p95', got {name!r}") from None
+        if not 0 < q < 1:
+            raise r.fail("gate_quantiles", f"expected a quantile within p0..p100, got {name!r}")
+        out.append(q)
+    return tuple(out)
 
 
 def budgets_for(target: Target, profile: Profile) -> tuple[Budget, ...]:

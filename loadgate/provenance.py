@@ -10,6 +10,7 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+def calibration_score(rounds: int = 5) -> float:
+    """A short fixed CPU loop (~0.1 s), as million loop steps per second, best of ``rounds``.
+
+    Recorded for diagnosing machine differences, never for rescaling results (DESIGN §8:
+    implementations do not scale together across hardware).
+    """
+    steps = 200_000
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        acc = 0
+        for i in range(steps):
+            acc = (acc * 31 + i) & 0xFFFFFFFF
+        best = min(best, time.perf_counter() - started)
+    return round(steps / best / 1e6, 2)
+
+
 def environment(repo: Path | None = None) -> dict[str, Any]:
     """Provenance recorded with every result."""
     repo = repo or Path.cwd()
@@ -63,6 +81,7 @@ def environment(repo: Path | None = None) -> dict[str, Any]:
         "git_dirty": bool(status) if status is not None else None,
         "hostname": platform.node(),
         "machine": machine(),
+        "calibration_mloops_per_s": calibration_score(),
         "versions": {
             name: _version(name)
             for name in ("loadgate", "locust", "hdrhistogram", "starlette", "uvicorn")

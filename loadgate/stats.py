@@ -309,6 +309,55 @@ def compare_to_baseline(
     return BaselineComparison(outcome, ratio, low, high, p_value, detail)
 
 
+def compare_groups(
+    base: Sequence[float],
+    head: Sequence[float],
+    *,
+    alpha: float = 0.01,
+    min_effect: float = 0.10,
+) -> BaselineComparison:
+    """Two sets of run-level values (two baselines): Welch's t-test on logs.
+
+    ``ratio`` is the ratio of geometric means head/base; ``ratio_low``/``ratio_high`` its
+    two-sided ``1 - 2·alpha`` confidence interval; the outcome follows the shared rule
+    (material AND significant). Each side needs at least two runs.
+
+    >>> compare_groups([100, 102, 98], [150, 149, 152]).outcome
+    'regression'
+    """
+    _check_probability("alpha", alpha)
+    _check_min_effect(min_effect)
+    if len(base) < 2 or len(head) < 2:
+        raise ValueError("each side needs at least two runs")
+    x, y = _logs("base", base), _logs("head", head)
+    diff = float(np.mean(y) - np.mean(x))
+    vx, vy = float(np.var(x, ddof=1)) / len(x), float(np.var(y, ddof=1)) / len(y)
+    scale = math.sqrt(vx + vy)
+    if scale > 0:
+        df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
+        df = max(df, 1.0)
+    else:
+        df = float(len(x) + len(y) - 2)
+    p_up, p_down = _t_tails(diff, scale, max(1, round(df)))
+    half = float(_sp.t.ppf(1.0 - alpha, df)) * scale
+    ratio = math.exp(diff)
+    p_value = p_up if diff >= 0 else p_down
+    outcome = _classify(ratio, min_effect, above=p_up < alpha, below=p_down < alpha)
+    low, high = math.exp(diff - half), math.exp(diff + half)
+    ci = f"{1 - 2 * alpha:.0%} CI {_pct(low)} to {_pct(high)}, p = {p_value:.2g}"
+    verdicts = {
+        "regression": "a regression",
+        "improvement": "an improvement",
+        "inconclusive": "a material rise, but too noisy to tell",
+        "pass": "so it passes",
+    }
+    detail = (
+        f"The geometric mean of {len(y)} runs is {_pct(ratio)} against {len(x)} runs "
+        f"({ci}): {verdicts[outcome]}."
+    )
+    return BaselineComparison(outcome, ratio, low, high, p_value, detail)
+
+
 def _t_tails(diff: float, scale: float, df: int) -> tuple[float, float]:
     """One-sided p-values (upper, lower) of ``diff / scale`` under a t(df) null.
 

@@ -9,9 +9,9 @@ every time (never first-fail). Pure: results and baselines in, a Verdict out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from loadgate import stats
 from loadgate.baselines import Baseline
@@ -25,6 +25,34 @@ Kind = Literal["validity", "budget", "regression"]
 GENERATOR_CPU_LIMIT = 90.0
 USERS_REACHED_FRACTION = 0.95
 DEFAULT_GATED_QUANTILES = (0.95, 0.99)
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """How strict the regression gate is: the material effect (default and per endpoint), the
+    significance level, the gated quantiles, and whether other machines' baselines count."""
+
+    min_effect: float = 0.10
+    min_effects: Mapping[str, float] = field(default_factory=dict)
+    alpha: float = 0.01
+    confidence: float = 0.95
+    quantiles: tuple[float, ...] = DEFAULT_GATED_QUANTILES
+    force_compare: bool = False
+
+    def effect_for(self, endpoint: str) -> float:
+        return self.min_effects.get(endpoint, self.min_effect)
+
+    @classmethod
+    def from_profile(cls, profile: Mapping[str, Any], force_compare: bool = False) -> GatePolicy:
+        """The policy stored with a result (its profile), so a stored result is judged alike."""
+        quantiles = profile.get("quantiles") or DEFAULT_GATED_QUANTILES
+        return cls(
+            min_effect=float(profile.get("min_effect", 0.10)),
+            min_effects={str(k): float(v) for k, v in (profile.get("min_effects") or {}).items()},
+            alpha=float(profile.get("alpha", 0.01)),
+            quantiles=tuple(float(q) for q in quantiles),
+            force_compare=force_compare,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,20 +92,18 @@ def judge(
     result: RunResult,
     budgets: Sequence[Budget],
     baseline: Baseline | None = None,
-    *,
-    min_effect: float = 0.10,
-    alpha: float = 0.01,
-    confidence: float = 0.95,
+    policy: GatePolicy | None = None,
 ) -> Verdict:
     """Judge one run against its budgets and, if given, a stored baseline."""
+    policy = policy or GatePolicy()
     checks = [
         *validity_checks(result, budgets),
-        *budget_checks(result, budgets, confidence),
+        *budget_checks(result, budgets, policy.confidence),
     ]
     label = None
     if baseline is not None and baseline.runs:
         label = baseline.label
-        checks += regression_checks(result, baseline, budgets, min_effect, alpha, confidence)
+        checks += regression_checks(result, baseline, budgets, policy)
     status: Literal["pass", "fail", "invalid"]
     if any(c.status == "invalid" for c in checks):
         status = "invalid"
@@ -90,7 +116,11 @@ def judge(
         headline=_headline(status, checks),
         checks=tuple(checks),
         baseline=label,
-        settings={"min_effect": min_effect, "alpha": alpha, "confidence": confidence},
+        settings={
+            "min_effect": policy.min_effect,
+            "alpha": policy.alpha,
+            "confidence": policy.confidence,
+        },
     )
 
 
@@ -171,13 +201,14 @@ def _sample_checks(result: RunResult, budgets: Sequence[Budget]) -> list[Check]:
         needed = stats.min_samples_for_interval(b.quantile)
         have = ep.histogram.count if ep else 0
         name = f"{b.endpoint} samples for {b.metric}"
-        if have >= needed:
+        if have >= needed and ep is not None:
             out.append(
                 Check(
                     "validity",
                     name,
                     "pass",
-                    f"{b.endpoint} has {have} samples, enough for a {b.metric} interval.",
+                    f"{b.endpoint} has {have} samples, enough for a {b.metric} interval"
+                    f"{_width(ep, b.quantile)}.",
                     endpoint=b.endpoint,
                     observed=have,
                     limit=needed,
@@ -197,6 +228,15 @@ def _sample_checks(result: RunResult, budgets: Sequence[Budget]) -> list[Check]:
                 )
             )
     return out
+
+
+def _width(ep: EndpointResult, q: float) -> str:
+    """How wide the quantile's 95% interval is, relative to the estimate: ' (-4%/+6%)'."""
+    interval = ep.histogram.quantile_interval(q)
+    point = ep.histogram.quantile(q)
+    if interval is None or point <= 0:
+        return ""
+    return f" (95% CI {interval[0] / point - 1:+.0%}/{interval[1] / point - 1:+.0%})"
 
 
 # --- budgets --------------------------------------------------------------------------------
@@ -275,17 +315,20 @@ def _error_budget(name: str, ep: EndpointResult, b: Budget, confidence: float) -
 
 
 # --- regression -----------------------------------------------------------------------------
-def gated_metrics(result: RunResult, budgets: Sequence[Budget]) -> list[tuple[str, float]]:
-    """(endpoint, quantile) pairs compared with the baseline: every budgeted quantile, plus P95/P99
-    of every endpoint with enough samples."""
+def gated_metrics(
+    result: RunResult, budgets: Sequence[Budget], quantiles: Sequence[float]
+) -> list[tuple[str, float]]:
+    """(endpoint, quantile) pairs compared with the baseline: every budgeted quantile, plus the
+    policy's quantiles of every endpoint with enough samples for an interval."""
     pairs: set[tuple[str, float]] = set()
     for b in budgets:
         if b.quantile is None:
             continue
         for name in sorted(result.endpoints) if b.endpoint == "*" else [b.endpoint]:
-            pairs.add((name, b.quantile))
+            if name in result.endpoints:
+                pairs.add((name, b.quantile))
     for name, ep in result.endpoints.items():
-        for q in DEFAULT_GATED_QUANTILES:
+        for q in quantiles:
             if ep.histogram.count >= stats.min_samples_for_interval(q):
                 pairs.add((name, q))
     return sorted(pairs)
@@ -295,69 +338,93 @@ def regression_checks(
     result: RunResult,
     baseline: Baseline,
     budgets: Sequence[Budget],
-    min_effect: float,
-    alpha: float,
-    confidence: float,
+    policy: GatePolicy,
 ) -> list[Check]:
-    """Per endpoint and gated quantile: material AND significant, against the baseline's spread."""
-    metrics = gated_metrics(result, budgets)
-    # Bonferroni across gated metrics keeps the family-wise false-alarm rate at alpha
-    alpha_each = alpha / max(1, len(metrics))
-    advisory = not baseline.comparable_with(result.environment)
+    """Per endpoint and gated quantile: a regression is material AND significant against the
+    baseline's run-to-run spread; Holm's correction keeps the family-wise alarm rate at alpha."""
+    metrics = gated_metrics(result, budgets, policy.quantiles)
+    advisory = not policy.force_compare and not baseline.comparable_with(result.environment)
+    compared: list[tuple[str, float, float, stats.BaselineComparison]] = []
     out: list[Check] = []
     for name, q in metrics:
         current = result.endpoints[name].histogram
-        interval = current.quantile_interval(q, confidence)
+        interval = current.quantile_interval(q, policy.confidence)
         values = baseline.values(name, q)
-        metric = f"p{q * 100:g}"
-        label = f"{name} {metric} vs baseline"
         if not values or interval is None:
             out.append(
                 Check(
                     "regression",
-                    label,
+                    f"{name} p{q * 100:g} vs baseline",
                     "pass",
-                    f"{name} {metric}: not in the baseline; not compared.",
+                    f"{name} p{q * 100:g}: not in the baseline; not compared.",
                     endpoint=name,
                     outcome="inconclusive",
                 )
             )
             continue
         y = current.quantile(q) / 1000
+        effect = policy.effect_for(name)
         if len(values) >= 2:
-            cmp = stats.compare_to_baseline(values, y, alpha=alpha_each, min_effect=min_effect)
+            cmp = stats.compare_to_baseline(values, y, alpha=policy.alpha, min_effect=effect)
         else:
             base_iv = baseline.interval(name, q) or (values[0], values[0])
-            cmp = stats.compare_single(
-                values[0],
-                base_iv,
-                y,
-                (interval[0] / 1000, interval[1] / 1000),
-                min_effect=min_effect,
-            )
-        change = (cmp.ratio - 1) * 100
-        msg = (
-            f"{name} {metric} is {format_ms(y)}, {change:+.0f}% vs the baseline "
-            f"({cmp.outcome}): {cmp.detail}"
-        )
-        status: CheckStatus = "pass"
-        if cmp.outcome == "regression":
-            status = "warn" if advisory else "fail"
-            if advisory:
-                msg += " Advisory only: the baseline was measured on a different machine."
-        elif cmp.outcome == "inconclusive":
-            status = "warn"
-        out.append(
-            Check(
-                "regression",
-                label,
-                status,
-                msg,
-                endpoint=name,
-                observed=y,
-                limit=sum(values) / len(values),
-                interval=(cmp.ratio_low, cmp.ratio_high),
-                outcome=cmp.outcome,
-            )
-        )
+            ours = (interval[0] / 1000, interval[1] / 1000)
+            cmp = stats.compare_single(values[0], base_iv, y, ours, min_effect=effect)
+        compared.append((name, q, y, cmp))
+    significant = _holm_significant([c for *_, c in compared], policy.alpha)
+    for (name, q, y, cmp), is_significant in zip(compared, significant, strict=True):
+        outcome = _corrected_outcome(cmp, is_significant, policy.effect_for(name))
+        out.append(_regression_check(name, q, y, cmp, outcome, baseline, advisory))
     return out
+
+
+def _holm_significant(comparisons: Sequence[stats.BaselineComparison], alpha: float) -> list[bool]:
+    """Holm across the gated metrics; comparisons without a p-value keep their own outcome."""
+    p_values = [c.p_value for c in comparisons]
+    tested = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    rejected = stats.holm([p_values[i] for i in tested], alpha) if tested else []
+    out = [c.outcome in ("regression", "improvement") for c in comparisons]
+    for i, flag in zip(tested, rejected, strict=True):
+        out[i] = flag
+    return out
+
+
+def _corrected_outcome(cmp: stats.BaselineComparison, significant: bool, effect: float) -> str:
+    if cmp.outcome not in ("regression", "improvement"):
+        return cmp.outcome
+    if significant:
+        return cmp.outcome
+    # significant alone, but not after the correction for the number of gated metrics
+    return "inconclusive" if cmp.ratio >= 1 + effect else "pass"
+
+
+def _regression_check(
+    name: str,
+    q: float,
+    y: float,
+    cmp: stats.BaselineComparison,
+    outcome: str,
+    baseline: Baseline,
+    advisory: bool,
+) -> Check:
+    metric = f"p{q * 100:g}"
+    values = baseline.values(name, q)
+    msg = f"{name} {metric} is {format_ms(y)} against the {baseline.label}: {outcome}. {cmp.detail}"
+    status: CheckStatus = "pass"
+    if outcome == "regression":
+        status = "warn" if advisory else "fail"
+        if advisory:
+            msg += " Advisory only: the baseline was measured on a different machine."
+    elif outcome == "inconclusive":
+        status = "warn"
+    return Check(
+        "regression",
+        f"{name} {metric} vs baseline",
+        status,
+        msg,
+        endpoint=name,
+        observed=y,
+        limit=math.exp(sum(math.log(v) for v in values) / len(values)),
+        interval=(cmp.ratio_low, cmp.ratio_high),
+        outcome=outcome,
+    )

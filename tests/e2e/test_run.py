@@ -48,7 +48,10 @@ def test_injected_latency_on_bets_fails_the_gate_naming_the_endpoint(out_dir: Pa
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAIL" in proc.stdout
     failing = [line for line in proc.stdout.splitlines() if "[fail]" in line]
-    assert failing and all("POST /bets" in line for line in failing), proc.stdout
+    # other endpoints may breach too on a busy shared machine; bet placement must, by name
+    assert any("POST /bets p95" in line and "above its" in line for line in failing), proc.stdout
+    headline = next(line for line in proc.stdout.splitlines() if line.startswith("FAIL:"))
+    assert "POST /bets" in headline
     result = json.loads((out_dir / "result.json").read_text())
     assert result["environment"]["sut_faults"] == ["latency:POST /bets=120ms"]
     assert result["endpoints"]["POST /bets"]["summary"]["p50_ms"] >= 120

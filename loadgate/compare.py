@@ -1,0 +1,110 @@
+"""``loadgate compare A B``: any two stored results or baselines, without running anything.
+
+A result on the B side is judged exactly as a new run would be against A (A may be one
+result, treated as a one-run baseline); two baselines are compared group against group
+(Welch's test on log quantiles). Same rule everywhere: material AND significant.
+
+>>> verdict = compare(load_side(Path("baselines/local/smoke.json")), load_side(Path("r.json")))
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadgate import stats
+from loadgate.baselines import Baseline, load_baseline, run_of
+from loadgate.errors import DataError
+from loadgate.results import RunResult, read_result
+from loadgate.verdict import Check, CheckStatus, GatePolicy, Verdict, regression_checks
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a baseline (possibly of one run) and, if it was a result, it."""
+
+    path: Path
+    baseline: Baseline
+    result: RunResult | None = None
+
+
+def load_side(path: Path) -> Side:
+    """Read a result or a baseline file, whichever it is; DataError naming the file otherwise."""
+    try:
+        head = json.loads(path.read_text(encoding="utf-8"))
+        schema = head.get("schema") if isinstance(head, dict) else None
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: corrupt file: {exc}") from None
+    if schema == "loadgate.baseline":
+        baseline = load_baseline(path)
+        assert baseline is not None
+        if not baseline.runs:
+            raise DataError(f"{path}: the baseline holds no runs")
+        return Side(path, baseline)
+    if schema == "loadgate.result":
+        result = read_result(path)
+        return Side(path, Baseline(result.target, result.scenario, [run_of(result)]), result)
+    raise DataError(f"{path}: neither a loadgate result nor a baseline (schema={schema!r})")
+
+
+def compare(a: Side, b: Side, policy: GatePolicy | None = None) -> Verdict:
+    """Is B a regression against A?"""
+    policy = policy or GatePolicy()
+    if b.result is not None:
+        checks = regression_checks(b.result, a.baseline, (), policy)
+    else:
+        checks = _groups(a.baseline, b.baseline, policy)
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        headline = failed[0].message
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        headline = headline.split(":")[0] + f": a regression{more}."
+    else:
+        headline = f"No regression in {len(checks)} compared metrics."
+    return Verdict(
+        status="fail" if failed else "pass",
+        headline=headline,
+        checks=tuple(checks),
+        baseline=f"{a.path} ({a.baseline.label})",
+    )
+
+
+def _groups(a: Baseline, b: Baseline, policy: GatePolicy) -> list[Check]:
+    names = sorted(
+        {n for run in a.runs for n in run.histograms}
+        & {n for run in b.runs for n in run.histograms}
+    )
+    rows: list[tuple[str, float, stats.BaselineComparison]] = []
+    for name in names:
+        for q in policy.quantiles:
+            xs, ys = a.values(name, q), b.values(name, q)
+            if len(xs) >= 2 and len(ys) >= 2:
+                cmp = stats.compare_groups(
+                    xs, ys, alpha=policy.alpha, min_effect=policy.effect_for(name)
+                )
+                rows.append((name, q, cmp))
+    rejected = stats.holm([c.p_value for *_, c in rows], policy.alpha) if rows else []
+    out = []
+    for (name, q, cmp), significant in zip(rows, rejected, strict=True):
+        outcome = cmp.outcome
+        if outcome in ("regression", "improvement") and not significant:
+            outcome = "inconclusive" if outcome == "regression" else "pass"
+        status: CheckStatus = (
+            "fail" if outcome == "regression" else "warn" if outcome == "inconclusive" else "pass"
+        )
+        metric = f"p{q * 100:g}"
+        out.append(
+            Check(
+                "regression",
+                f"{name} {metric}",
+                status,
+                f"{name} {metric}: {outcome}. {cmp.detail}",
+                endpoint=name,
+                interval=(cmp.ratio_low, cmp.ratio_high),
+                outcome=outcome,
+            )
+        )
+    return out
