@@ -33,7 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from loadgate.results import RunResult
 
@@ -201,6 +201,7 @@ class TimeAxis:
         """Limits, label and the shaded warm-up on ``ax``; ``labelled=False`` for the upper
         panels of a stack that shares the axis."""
         ax.set_xlim(0, self.end_s / self.scale)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=True))
         if labelled:
             ax.set_xlabel(self.label)
         else:
@@ -264,6 +265,14 @@ def grid(n: int, row_in: float) -> tuple[Figure, list[Axes]]:
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
+
+
+def panel_title(ax: Axes, name: str) -> None:
+    """The endpoint's name above its panel, at a fixed place: letting matplotlib place titles
+    measures every tick label of the panel again."""
+    ax.set_title(label(name), loc="left", y=1.0, pad=5)
+    # every tick is two lines and a text to lay out and write: five on a small panel are plenty
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
 
 
 def capped(names: Sequence[str]) -> tuple[list[str], str]:

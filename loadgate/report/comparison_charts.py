@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from loadgate.baselines import Baseline
 from loadgate.histogram import LatencyHistogram
@@ -34,6 +34,7 @@ from loadgate.report.charts import (
     label,
     legend_on_top,
     number_formatter,
+    panel_title,
     style,
     to_svg,
 )
@@ -80,11 +81,10 @@ def distribution_chart(
             ax.xaxis.set_major_locator(FixedLocator(list(_TICKS)))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _percent(v)))
             ax.xaxis.set_minor_locator(NullLocator())
-            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlim(0.05, 0.9999)
             ax.set_ylim(bottom=0)
             ax.yaxis.set_major_formatter(number_formatter())
-            ax.set_title(label(name), loc="left")
+            panel_title(ax, name)
             ax.set_xlabel("percentile (tail stretched)")
             ax.set_ylabel("latency (ms)")
         handles = [Line2D([], [], color=VERMILLION, lw=1.6, label="this run")]
@@ -132,7 +132,7 @@ def stream_outcomes_chart(result: RunResult) -> Chart | None:
         ax.invert_yaxis()
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(number_formatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_locator(NullLocator())  # each tick is objects to draw: keep few
         ax.set_xlim(0.8, max(counts, default=1) * 8)
         ax.set_xlabel("messages in the measured window (log scale)")
         ax.grid(axis="y", visible=False)
@@ -189,7 +189,7 @@ def trend_chart(
             ax.set_ylim(0, top * 1.15 or 1)
             ax.yaxis.set_major_formatter(number_formatter())
             ax.set_ylabel("latency (ms)")
-            ax.set_title(label(name), loc="left")
+            panel_title(ax, name)
         metrics = sorted({m for n in names for m in gated[n]}, key=lambda m: float(m[1:]))
         handles = [
             Line2D(

@@ -28,7 +28,9 @@ from loadgate.verdict import Check, Verdict
 
 EMOJI = {"pass": "✅", "warn": "⚠️", "fail": "❌", "invalid": "⛔"}
 WORDS = {"pass": "PASS", "fail": "FAIL", "invalid": "INVALID"}
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# Inside a table cell only these can start formatting, links or break the row; "<", ">" and "&"
+# are HTML-escaped first (GitHub renders inline HTML).
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 _SPACE = re.compile(r"\s+")
 
 
@@ -89,7 +91,9 @@ def render_markdown(result: RunResult, verdict: Verdict, baseline: Baseline | No
         "",
     ]
     figures = headline_figures(result)
-    lines += _table([f.label for f in figures], [[md(f"{f.value} {f.detail}") for f in figures]])
+    lines += _table(
+        [f.label for f in figures], [[f"**{md(f.value)}** · {md(f.detail)}" for f in figures]]
+    )
     attention = [c for c in verdict.checks if c.status != "pass"]
     passed = [c for c in verdict.checks if c.status == "pass"]
     lines += ["", f"### Checks: {len(attention)} need attention, {len(passed)} passed", ""]

@@ -35,6 +35,7 @@ from loadgate.report.charts import (
     label,
     legend_on_top,
     number_formatter,
+    panel_title,
     reduce_series,
     style,
     to_svg,
@@ -115,7 +116,7 @@ def _latency_panel(
     ax.set_ylim(0, top * 1.15)
     ax.yaxis.set_major_formatter(number_formatter())
     ax.set_ylabel("latency (ms)")
-    ax.set_title(label(name), loc="left")
+    panel_title(ax, name)
 
 
 def load_chart(result: RunResult) -> Chart | None:
@@ -164,9 +165,11 @@ def load_chart(result: RunResult) -> Chart | None:
         return Chart("chart-load", title, desc, to_svg(fig, "chart-load", title, desc))
 
 
-def errors_chart(result: RunResult, order: Sequence[str], top_n: int = 5) -> Chart:
+def errors_chart(result: RunResult, order: Sequence[str], top_n: int = 5) -> Chart | None:
     """Failed requests per second for the endpoints that failed most (the rest summed)."""
     tl = result.timeline
+    if not tl.seconds:
+        return None
     axis = TimeAxis.of(result)
     totals = {n: sum(tl.endpoints[n].failures) for n in order if n in tl.endpoints}
     failing = sorted((n for n, total in totals.items() if total > 0), key=lambda n: -totals[n])
