@@ -134,7 +134,7 @@ def metadata(result: RunResult, verdict: Verdict) -> list[Meta]:
         Meta("Run", result.run_id, code=True),
         Meta("Target", result.target),
         Meta("Scenario", result.scenario),
-        Meta("Profile", _compact(result.profile), code=True),
+        Meta("Profile", _pairs(result.profile), code=True),
         Meta("Started", f"{when(result.started_at)} ({result.started_at})"),
         Meta(
             "Measured window",
@@ -151,15 +151,26 @@ def metadata(result: RunResult, verdict: Verdict) -> list[Meta]:
     if env.get("hostname"):
         rows.append(Meta("Host", str(env["hostname"])))
     if isinstance(env.get("machine"), dict):
-        rows.append(Meta("Machine fingerprint", _compact(env["machine"]), code=True))
+        rows.append(Meta("Machine fingerprint", _machine(env["machine"])))
+    if env.get("calibration_mloops_per_s") is not None:
+        score = env["calibration_mloops_per_s"]
+        rows.append(Meta("CPU calibration", f"{score} M loop steps/s (for diagnosis, not scaling)"))
     if isinstance(env.get("versions"), dict):
         versions = ", ".join(f"{k} {v}" for k, v in sorted(env["versions"].items()) if v)
         rows.append(Meta("Tool versions", versions))
-    known = {"git_commit", "git_dirty", "hostname", "machine", "versions"}
+    known = {
+        "git_commit",
+        "git_dirty",
+        "hostname",
+        "machine",
+        "versions",
+        "calibration_mloops_per_s",
+    }
     rows += [Meta(str(k), _compact(v), code=True) for k, v in sorted(env.items()) if k not in known]
     for p in result.processes:
         if p.cores:
-            rows.append(Meta(f"{p.role} pinned to cores", ", ".join(map(str, p.cores))))
+            who = "SUT" if p.role == "sut" else f"The {p.role}"
+            rows.append(Meta(f"{who} pinned to cores", ", ".join(map(str, p.cores))))
     if result.audit is not None:
         rows.append(Meta("SUT audit", "ok" if result.audit.get("ok") else "FAILED"))
     return rows
@@ -174,6 +185,26 @@ def _settings(settings: dict[str, float]) -> str:
     if "confidence" in settings:
         parts.append(f"intervals at {settings['confidence'] * 100:g}%")
     return ", ".join(parts)
+
+
+def _machine(m: dict[str, Any]) -> str:
+    """``AMD EPYC 7B13 · 2 cores · 8 GB · Linux x86_64 · Python 3.11.7`` (+ anything else)."""
+    parts = [str(m["cpu_model"])] if m.get("cpu_model") else []
+    if m.get("cores"):
+        parts.append(f"{m['cores']} cores")
+    if m.get("memory_gb"):
+        parts.append(f"{m['memory_gb']} GB")
+    if m.get("os"):
+        parts.append(str(m["os"]))
+    if m.get("python"):
+        parts.append(f"Python {m['python']}")
+    known = {"cpu_model", "cores", "memory_gb", "os", "python"}
+    parts += [f"{k} {_compact(v)}" for k, v in sorted(m.items()) if k not in known]
+    return " · ".join(parts)
+
+
+def _pairs(profile: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_compact(v)}" for k, v in sorted(profile.items())) or "(defaults)"
 
 
 def _compact(value: Any) -> str:

@@ -166,7 +166,8 @@ def test_metadata_and_command(page: str, result: RunResult) -> None:
     meta = page[page.index('id="meta-h"') :]
     assert result.run_id in meta
     assert "3f9c2a7d1e5b8c4f6a0d2e9b7c1f3a5d8e0b2c4f" in meta
-    assert "AMD EPYC 7B13" in meta
+    assert "AMD EPYC 7B13 · 2 cores · 8 GB · Linux x86_64 · Python 3.11.7" in meta
+    assert "duration=60s spawn_rate=10 users=100 warmup=10s" in meta
     assert "locust 2.31.8" in meta
     assert "10 s warm-up" in meta
     assert "loadgate gate --target local --scenario smoke --out &#39;reports/run 1&#39;" in meta
