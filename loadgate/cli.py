@@ -5,6 +5,7 @@ codes: 0 pass · 1 gate failed · 2 usage/config · 3 infrastructure · 4 invali
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import traceback
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from loadgate import baselines, compare, config, report, results, runner
+from loadgate import ab, baselines, compare, config, report, results, runner
 from loadgate.budgets import budgets_from_result
 from loadgate.durations import format_ms, parse_duration
 from loadgate.errors import DataError, LoadgateError, UsageError
@@ -185,6 +186,85 @@ def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
     for check in verdict.checks:
         if check.status != "pass":
             click.echo(f"  [{check.status}] {check.message}")
+
+
+@cli.command("ab")
+@click.option("--base", "base_rev", required=True, help="base revision (branch, tag, commit)")
+@click.option(
+    "--head", "head_rev", default=None, help="head revision [default: the working tree as it is]"
+)
+@click.option(
+    "--target",
+    "-t",
+    default="local",
+    show_default=True,
+    help="a target the harness starts (its SUT is checked out per side)",
+)
+@click.option("--scenario", "-s", default="smoke", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="directory for every run and the verdict [default: reports/ab-<time>/]",
+)
+@click.option("--users", "-u", type=int, default=None, help="override the profile's users")
+@click.option("--duration", callback=_duration, default=None, help="override measured time")
+@click.option("--warmup", callback=_duration, default=None, help="override the warm-up")
+@click.option(
+    "--looks",
+    default="3,6,10",
+    show_default=True,
+    help="pairs after which to look (the last is the most pairs run)",
+)
+def ab_cmd(
+    base_rev: str,
+    head_rev: str | None,
+    target: str,
+    scenario: str,
+    out: Path | None,
+    users: int | None,
+    duration: float | None,
+    warmup: float | None,
+    looks: str,
+) -> None:
+    """Paired A/B: interleave base and head runs (ABBA) until a sequential test decides.
+
+    The mode for gating a merge request on a noisy shared runner: both revisions are
+    measured in the same job, so machine noise hits both sides alike.
+    """
+    tgt = config.load_target(target)
+    profile = config.apply_overrides(
+        config.load_profile(scenario),
+        os.environ,
+        {"users": users, "duration_s": duration, "warmup_s": warmup},
+    )
+    try:
+        plan = tuple(sorted({int(x) for x in looks.split(",")}))
+    except ValueError:
+        raise UsageError(f"--looks: expected numbers like 3,6,10, got {looks!r}") from None
+    if not plan or plan[0] < 2:
+        raise UsageError("--looks: the first look needs at least 2 pairs")
+    out_dir = out or Path("reports") / f"ab-{runner.make_run_id(profile.name)}"
+    request = ab.AbRequest(
+        base_rev=base_rev,
+        head_rev=head_rev,
+        target=tgt,
+        profile=profile,
+        budgets=config.budgets_for(tgt, profile),
+        out_dir=out_dir,
+        policy=GatePolicy.from_profile(dataclasses.asdict(profile)),
+        looks=plan,
+        command=("loadgate", *sys.argv[1:]),
+    )
+    outcome = ab.run_ab(request, progress=_say)
+    ab.write_summary(out_dir / "ab.json", outcome)
+    if outcome.last_head is not None:
+        report.write_reports(out_dir, outcome.last_head, outcome.verdict, None)
+    click.echo(f"\n{outcome.verdict.status.upper()}: {outcome.verdict.headline}")
+    for line in ab.describe(outcome):
+        click.echo(line)
+    _say(f"report: {out_dir / 'report.html'}")
+    sys.exit(outcome.verdict.exit_code)
 
 
 @cli.command("report")

@@ -50,6 +50,7 @@ class RunRequest:
     command: tuple[str, ...] = ()
     keep_workdir: bool = False
     budgets: tuple[Budget, ...] = ()
+    sut_root: Path | None = None  # another checkout's SUT (paired A/B); default: this one
 
 
 @dataclass
@@ -155,8 +156,14 @@ class _Run:
         env = {k: _fill(v, self.values) for k, v in start.env.items()}
         if self.request.sut_faults:
             env["SUT_FAULTS"] = ";".join(self.request.sut_faults)
+        root = self.request.sut_root or PROJECT_ROOT
+        if self.request.sut_root is not None:
+            # `python -m sut` run from that checkout imports its own sut package first
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
+            )
         self.progress(f"starting the target: {' '.join(command)}")
-        self.sut = Child.spawn("target", command, self.workdir / "sut.log", env, PROJECT_ROOT)
+        self.sut = Child.spawn("target", command, self.workdir / "sut.log", env, root)
         wait_healthy(self.urls["health_url"], self.sut, start.timeout_s)
 
     def _start_locust(self) -> None:

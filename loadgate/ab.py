@@ -1,0 +1,289 @@
+"""Paired A/B: ``loadgate ab --base REV [--head REV]`` re-measures the base revision's SUT in the
+same job as the head's, runs interleaved ABBA, one value per run and gated metric, and a
+sequential paired test on log ratios with looks after 3, 6 and 10 pairs (DESIGN §3, §8).
+
+This is the mode that holds on noisy shared CI machines: both sides see the same noise.
+
+>>> outcome = run_ab(AbRequest(base_rev="main", head_rev=None, target=t, profile=p, ...))
+>>> outcome.verdict.status
+'pass'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadgate import stats
+from loadgate.budgets import Budget
+from loadgate.config import Profile, Target
+from loadgate.durations import format_ms
+from loadgate.errors import InfraError, InvalidRunError, UsageError
+from loadgate.files import write_json_atomic
+from loadgate.results import RunResult, write_result
+from loadgate.runner import RunRequest, run
+from loadgate.verdict import Check, CheckStatus, GatePolicy, Verdict, gated_metrics
+
+LOOKS = (3, 6, 10)
+Progress = Callable[[str], None]
+Metric = tuple[str, float]
+
+
+@dataclass(frozen=True)
+class AbRequest:
+    """What to compare and how: revisions, target, profile, budgets and the gate policy."""
+
+    base_rev: str
+    head_rev: str | None  # None: the working tree as it is
+    target: Target
+    profile: Profile
+    budgets: tuple[Budget, ...]
+    out_dir: Path
+    policy: GatePolicy = field(default_factory=GatePolicy)
+    repo: Path = field(default_factory=Path.cwd)
+    looks: tuple[int, ...] = LOOKS
+    command: tuple[str, ...] = ()
+
+
+@dataclass
+class AbOutcome:
+    """The verdict and every run-level value behind it."""
+
+    verdict: Verdict
+    metrics: list[Metric]
+    base: dict[Metric, list[float]]
+    head: dict[Metric, list[float]]
+    looks: dict[Metric, stats.PairedLook]
+    last_head: RunResult | None
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def git_root(path: Path) -> Path:
+    out = _git(["rev-parse", "--show-toplevel"], path)
+    return Path(out)
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        )
+    except OSError as exc:
+        raise InfraError(f"git is needed for A/B runs: {exc}") from None
+    if done.returncode != 0:
+        raise UsageError(f"git {' '.join(args)}: {done.stderr.strip() or 'failed'}")
+    return done.stdout.strip()
+
+
+@contextlib.contextmanager
+def checkout(repo: Path, rev: str | None) -> Iterator[tuple[Path, str]]:
+    """A temporary worktree of ``rev`` (or the working tree itself when None) and its commit."""
+    if rev is None:
+        commit = _git(["rev-parse", "HEAD"], repo)
+        dirty = bool(_git(["status", "--porcelain", "--untracked-files=no"], repo))
+        yield repo, commit[:12] + ("+dirty" if dirty else "")
+        return
+    commit = _git(["rev-parse", "--verify", f"{rev}^{{commit}}"], repo)
+    where = Path(tempfile.mkdtemp(prefix="loadgate-ab-")) / "tree"
+    _git(["worktree", "add", "--detach", str(where), commit], repo)
+    try:
+        yield where, commit[:12]
+    finally:
+        with contextlib.suppress(UsageError, InfraError):
+            _git(["worktree", "remove", "--force", str(where)], repo)
+        shutil.rmtree(where.parent, ignore_errors=True)
+
+
+def order(pairs: int) -> list[tuple[int, str]]:
+    """ABBA: (pair, side) in run order — base first in even pairs, head first in odd ones."""
+    out: list[tuple[int, str]] = []
+    for i in range(pairs):
+        sides = ("base", "head") if i % 2 == 0 else ("head", "base")
+        out += [(i, side) for side in sides]
+    return out
+
+
+def run_ab(request: AbRequest, progress: Progress = lambda _line: None) -> AbOutcome:
+    """Interleave base and head runs until every gated metric is decided or the last look."""
+    if request.target.start is None:
+        raise UsageError(f"{request.target.path}: A/B runs need a target the harness starts")
+    if request.out_dir.exists() and any(request.out_dir.iterdir()):
+        raise UsageError(f"{request.out_dir}: not empty; choose another --out")
+    repo = git_root(request.repo)
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    with checkout(repo, request.base_rev) as base, checkout(repo, request.head_rev) as head:
+        progress(f"A/B: base {request.base_rev} ({base[1]}) vs head ({head[1]})")
+        return _interleave(request, {"base": base, "head": head}, progress)
+
+
+def _interleave(
+    request: AbRequest, trees: dict[str, tuple[Path, str]], progress: Progress
+) -> AbOutcome:
+    values: dict[str, dict[Metric, list[float]]] = {"base": {}, "head": {}}
+    metrics: list[Metric] = []
+    runs: list[dict[str, Any]] = []
+    looks: dict[Metric, stats.PairedLook] = {}
+    last_head: RunResult | None = None
+    max_pairs = max(request.looks)
+    for n, (pair, side) in enumerate(order(max_pairs), start=1):
+        progress(f"A/B run {n} (pair {pair + 1}, {side}) ...")
+        result = _one_run(request, side, trees[side], pair, n)
+        if not metrics:
+            metrics = gated_metrics(result, request.budgets, request.policy.quantiles)
+        for metric in metrics:
+            values[side].setdefault(metric, []).append(_value(result, metric))
+        if side == "head":
+            last_head = result
+        runs.append(
+            {"pair": pair + 1, "side": side, "run_id": result.run_id, "rev": trees[side][1]}
+        )
+        done_pairs = min(len(v) for side_values in values.values() for v in side_values.values())
+        if done_pairs in request.looks and n % 2 == 0:
+            looks = {
+                m: stats.paired_sequential_test(
+                    values["base"][m],
+                    values["head"][m],
+                    looks=request.looks,
+                    alpha=request.policy.alpha,
+                    min_effect=request.policy.effect_for(m[0]),
+                    n_metrics=len(metrics),
+                )
+                for m in metrics
+            }
+            undecided = [m for m, look in looks.items() if look.decision == "continue"]
+            progress(
+                f"A/B look after {done_pairs} pairs: "
+                + (f"{len(undecided)} metric(s) undecided" if undecided else "all decided")
+            )
+            if not undecided:
+                break
+    verdict = _verdict(metrics, looks, trees)
+    return AbOutcome(verdict, metrics, values["base"], values["head"], looks, last_head, runs)
+
+
+def _one_run(request: AbRequest, side: str, tree: tuple[Path, str], pair: int, n: int) -> RunResult:
+    out = request.out_dir / f"{n:02d}-{side}"
+    outcome = run(
+        RunRequest(
+            target=request.target,
+            profile=request.profile,
+            out_dir=out,
+            budgets=request.budgets,
+            sut_root=tree[0],
+            command=request.command,
+        ),
+        progress=lambda _line: None,
+    )
+    result = outcome.result
+    result.environment["ab"] = {"side": side, "pair": pair + 1, "rev": tree[1]}
+    write_result(out / "result.json", result)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    if outcome.infra_error:
+        raise InfraError(f"A/B run {n} ({side}): {outcome.infra_error}")
+    if result.status != "complete":
+        raise InvalidRunError(f"A/B run {n} ({side}) is incomplete: {'; '.join(result.notes)}")
+    return result
+
+
+def _value(result: RunResult, metric: Metric) -> float:
+    name, q = metric
+    ep = result.endpoints.get(name)
+    if ep is None or ep.histogram.count == 0:
+        raise InvalidRunError(f"{result.run_id}: no {name} requests; cannot compare p{q * 100:g}")
+    return max(ep.histogram.quantile(q) / 1000, 0.001)
+
+
+def _verdict(
+    metrics: list[Metric], looks: dict[Metric, stats.PairedLook], trees: dict[str, tuple[Path, str]]
+) -> Verdict:
+    checks: list[Check] = []
+    for name, q in metrics:
+        look = looks[(name, q)]
+        decision = "inconclusive" if look.decision == "continue" else look.decision
+        status: CheckStatus = (
+            "fail" if decision == "regression" else "warn" if decision == "inconclusive" else "pass"
+        )
+        metric = f"p{q * 100:g}"
+        msg = (
+            f"{name} {metric}: head/base = {look.ratio:.3f} "
+            f"(90% bounds {look.ratio_low:.3f}–{look.ratio_upper90:.3f}) over {look.pairs} "
+            f"pairs, p = {look.p_value:.2g} (α per look {look.alpha_look:.2g}): {decision}."
+        )
+        checks.append(
+            Check(
+                "regression",
+                f"{name} {metric} A/B",
+                status,
+                msg,
+                endpoint=name,
+                observed=look.ratio,
+                interval=(look.ratio_low, look.ratio_upper90),
+                outcome=decision,
+            )
+        )
+    failed = [c for c in checks if c.status == "fail"]
+    base_rev, head_rev = trees["base"][1], trees["head"][1]
+    if failed:
+        first = failed[0]
+        headline = (
+            f"{first.endpoint} {first.name.split()[-2]} is {first.observed:.2f}× the base "
+            f"revision {base_rev} in paired runs"
+            + (f" (and {len(failed) - 1} more regressions)" if len(failed) > 1 else "")
+            + "."
+        )
+    else:
+        headline = f"No regression against {base_rev} in {len(checks)} metrics (paired A/B)."
+    return Verdict(
+        status="fail" if failed else "pass",
+        headline=headline,
+        checks=tuple(checks),
+        baseline=f"paired A/B: base {base_rev}, head {head_rev}",
+    )
+
+
+def write_summary(path: Path, outcome: AbOutcome) -> None:
+    """``ab.json``: every run-level value and the final look per metric."""
+    write_json_atomic(
+        path,
+        {
+            "schema": "loadgate.ab",
+            "schema_version": 1,
+            "status": outcome.verdict.status,
+            "headline": outcome.verdict.headline,
+            "runs": outcome.runs,
+            "metrics": [
+                {
+                    "endpoint": name,
+                    "quantile": q,
+                    "base_ms": outcome.base.get((name, q), []),
+                    "head_ms": outcome.head.get((name, q), []),
+                    "decision": outcome.looks[(name, q)].decision if outcome.looks else None,
+                    "ratio": outcome.looks[(name, q)].ratio if outcome.looks else None,
+                }
+                for name, q in outcome.metrics
+            ],
+        },
+    )
+
+
+def describe(outcome: AbOutcome) -> list[str]:
+    """A short table for the terminal."""
+    lines = [f"{'metric':<28} {'base (median)':>14} {'head (median)':>14} {'ratio':>7}  decision"]
+    for metric in outcome.metrics:
+        base, head = sorted(outcome.base[metric]), sorted(outcome.head[metric])
+        look = outcome.looks.get(metric)
+        decision = look.decision if look else "-"
+        ratio = f"{look.ratio:.3f}" if look else "-"
+        label = f"{metric[0]} p{metric[1] * 100:g}"
+        lines.append(
+            f"{label:<28} {format_ms(base[len(base) // 2]):>14} "
+            f"{format_ms(head[len(head) // 2]):>14} {ratio:>7}  {decision}"
+        )
+    return lines
