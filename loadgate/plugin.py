@@ -1,9 +1,17 @@
 """The recorder plugin: the ONLY harness module that imports locust (DESIGN §5.3).
 
 Every request's latency goes into an HDR histogram per endpoint (µs, 3 significant digits) —
-not Locust's rounded stats — plus per-second histograms for the timeline. Workers ship their
-histograms to the master through ``report_to_master``/``worker_report`` and reset; the master
-(or a local runner) merges them and writes one recording file when Locust quits.
+not Locust's rounded stats — plus per-second histograms for the timeline (see
+:mod:`loadgate.recording`). Workers ship their histograms to the master through
+``report_to_master``/``worker_report`` and reset; the master (or a local runner) merges them
+and writes one recording file when Locust quits. WebSocket messages are recorded the same way:
+scenarios fire ``events.request`` with ``request_type="WS"``.
+
+It also drives the open model (``--loadgate-arrival-rate``): arrivals at a fixed rate,
+independent of response times (k6's constant-arrival-rate); a user class opts in with
+``arrivals = True`` and then waits for an arrival instead of thinking. An arrival that finds
+no idle user is dropped (counted). Each request records its latency from its actual send and,
+corrected for coordinated omission, from its arrival's intended start (wrk2).
 
 Enable it from a locustfile::
 
@@ -22,183 +30,51 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from hdrh.histogram import HdrHistogram
+import gevent.queue
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadgate.files import write_text_atomic
-from loadgate.histogram import LatencyHistogram
+from loadgate.recording import Recorder
 
-RECORDING_SCHEMA = "loadgate.recording"
-MAX_FAILURE_KINDS = 50
 # a second is closed (reduced to quantiles, histogram dropped) this long after it ends; on a
 # master, worker reports arrive every few seconds, so keep seconds open longer
 CLOSE_AFTER_S = {"local": 2, "master": 10}
 
 
-def second_histogram() -> LatencyHistogram:
-    """Per-second histograms only feed charts: 2 digits and a smaller range keep them light."""
-    return LatencyHistogram(HdrHistogram(1, 60_000_000, 2))
+class Pacer:
+    """Open-model arrivals at ``rate`` per second from ``t_start``, handed to idle users.
 
+    The schedule is fixed in advance (intended start k/rate), so a late generator catches up
+    with the original intended times instead of silently sending less."""
 
-class Endpoint:
-    """Accumulated figures of one endpoint within the measurement window."""
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.queue: gevent.queue.Queue[float] = gevent.queue.Queue()
+        self.idle = 0
+        self.stopped = False
 
-    __slots__ = ("failure_kinds", "failures", "histogram", "outcomes")
+    def take(self) -> float:
+        """Block until an arrival; returns its intended start (epoch seconds)."""
+        self.idle += 1
+        try:
+            return float(self.queue.get())
+        finally:
+            self.idle -= 1
 
-    def __init__(self) -> None:
-        self.histogram = LatencyHistogram()
-        self.failures = 0
-        self.failure_kinds: dict[str, int] = {}
-        self.outcomes: dict[str, int] = {}
-
-    def add_failure(self, kind: str, count: int = 1) -> None:
-        self.failures += count
-        if kind in self.failure_kinds or len(self.failure_kinds) < MAX_FAILURE_KINDS:
-            self.failure_kinds[kind] = self.failure_kinds.get(kind, 0) + count
-        else:
-            self.failure_kinds["(other)"] = self.failure_kinds.get("(other)", 0) + count
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "histogram": self.histogram.encode(),
-            "out_of_range": self.histogram.out_of_range,
-            "failures": self.failures,
-            "failure_kinds": self.failure_kinds,
-            "outcomes": self.outcomes,
-        }
-
-    def load(self, d: dict[str, Any]) -> None:
-        self.histogram.merge(LatencyHistogram.decode(d["histogram"], d["out_of_range"]))
-        for kind, n in d["failure_kinds"].items():
-            self.add_failure(kind, n)
-        for name, n in d["outcomes"].items():
-            self.outcomes[name] = self.outcomes.get(name, 0) + n
-
-
-class Recorder:
-    """Merges requests (local/worker) and worker reports (master) into exact histograms."""
-
-    def __init__(self, warmup_s: float, window_s: float = float("inf")) -> None:
-        self.warmup_s = warmup_s
-        self.window_s = window_s
-        self.t0: float | None = None
-        self.end: float | None = None
-        self.window: dict[str, Endpoint] = {}
-        self.open_seconds: dict[int, dict[str, tuple[LatencyHistogram, list[int]]]] = {}
-        self.closed_seconds: dict[int, dict[str, list[Any]]] = {}
-        self.users: dict[int, int] = {}
-
-    # --- recording ----------------------------------------------------------------------
-    def start(self, now: float) -> None:
-        if self.t0 is None:
-            self.t0 = now
-
-    def request(
-        self,
-        key: str,
-        start_time: float,
-        response_time_ms: float,
-        exception: BaseException | None,
-        outcome: str | None,
-    ) -> None:
-        if self.t0 is None:
-            return  # before the test started (e.g. a web-UI user poking around)
-        latency_us = int(response_time_ms * 1000 + 0.5)
-        second = int(start_time)
-        hist, failures = self._second(second, key)
-        if exception is not None:
-            failures[0] += 1
-        else:
-            hist.record(latency_us)
-        window_start = self.t0 + self.warmup_s
-        if not window_start <= start_time < window_start + self.window_s:
-            return
-        ep = self.window.get(key)
-        if ep is None:
-            ep = self.window[key] = Endpoint()
-        if exception is not None:
-            ep.add_failure(_failure_kind(exception))
-            return
-        ep.histogram.record(latency_us)
-        if outcome:
-            ep.outcomes[outcome] = ep.outcomes.get(outcome, 0) + 1
-
-    def _second(self, second: int, key: str) -> tuple[LatencyHistogram, list[int]]:
-        bucket = self.open_seconds.setdefault(second, {})
-        entry = bucket.get(key)
-        if entry is None:
-            entry = bucket[key] = (second_histogram(), [0])
-        return entry
-
-    # --- shipping between processes ---------------------------------------------------------
-    def drain(self) -> dict[str, Any]:
-        """Everything recorded since the last drain, encoded; then start afresh (workers)."""
-        data = {
-            "window": {k: ep.dump() for k, ep in self.window.items()},
-            "seconds": {
-                str(s): {k: [h.encode(), f[0]] for k, (h, f) in bucket.items()}
-                for s, bucket in self.open_seconds.items()
-            },
-        }
-        self.window, self.open_seconds = {}, {}
-        return data
-
-    def merge(self, data: dict[str, Any]) -> None:
-        for key, d in data["window"].items():
-            self.window.setdefault(key, Endpoint()).load(d)
-        for s, bucket in data["seconds"].items():
-            second = int(s)
-            if second in self.closed_seconds:
-                continue  # arrived after the second was closed: drop rather than double-count
-            for key, (encoded, failures) in bucket.items():
-                hist, fails = self._second(second, key)
-                hist.merge(LatencyHistogram.decode(encoded))
-                fails[0] += failures
-
-    # --- per-second reduction -----------------------------------------------------------------
-    def close_seconds(self, before: float) -> None:
-        for second in sorted(s for s in self.open_seconds if s < before):
-            self.closed_seconds[second] = {
-                key: [
-                    hist.count,
-                    failures[0],
-                    *(hist.quantile(q) / 1000 if hist.count else None for q in (0.5, 0.95, 0.99)),
-                ]
-                for key, (hist, failures) in self.open_seconds.pop(second).items()
-            }
-
-    def live(self, now: float) -> dict[str, Any]:
-        """Figures of the last closed second, for a progress line."""
-        last = max(self.closed_seconds, default=None)
-        bucket = self.closed_seconds.get(last, {}) if last is not None else {}
-        p95 = [row[3] for row in bucket.values() if row[3] is not None]
-        return {
-            "elapsed_s": now - self.t0 if self.t0 else 0.0,
-            "users": self.users.get(int(now), 0),
-            "rps": sum(row[0] + row[1] for row in bucket.values()),
-            "failures": sum(row[1] for row in bucket.values()),
-            "worst_p95_ms": max(p95, default=None),
-        }
-
-    def recording(self) -> dict[str, Any]:
-        self.close_seconds(float("inf"))
-        return {
-            "schema": RECORDING_SCHEMA,
-            "schema_version": 1,
-            "t0": self.t0,
-            "end": self.end,
-            "warmup_s": self.warmup_s,
-            "window": {k: ep.dump() for k, ep in sorted(self.window.items())},
-            "seconds": {str(s): b for s, b in sorted(self.closed_seconds.items())},
-            "users": {str(s): n for s, n in sorted(self.users.items())},
-        }
-
-
-def _failure_kind(exception: BaseException) -> str:
-    text = str(exception) or type(exception).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    def run(self, t_start: float, rate: float) -> None:
+        interval, k = 1.0 / rate, 0
+        while not self.stopped:
+            intended = t_start + k * interval
+            delay = intended - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            free = self.idle > self.queue.qsize()
+            if free:
+                self.queue.put_nowait(intended)
+            self.recorder.arrival(intended, dropped=not free)
+            k += 1
 
 
 # --- wiring into Locust -------------------------------------------------------------------------
@@ -210,46 +86,95 @@ def install() -> None:
 
 def _add_arguments(parser: Any) -> None:
     group = parser.add_argument_group("loadgate", "exact latency recording for loadgate")
-    group.add_argument(
+    add = group.add_argument
+    add(
         "--loadgate-record",
         default="",
         env_var="LOADGATE_RECORD",
         help="write loadgate's exact recording (JSON) to this file when Locust quits",
     )
-    group.add_argument(
+    add(
         "--loadgate-progress",
         default="",
         env_var="LOADGATE_PROGRESS",
         help="rewrite this small JSON file every second with live figures (for progress display)",
     )
-    group.add_argument(
+    add(
         "--loadgate-warmup",
         type=float,
         default=0.0,
         env_var="LOADGATE_WARMUP",
         help="seconds from the test start excluded from the measurement window",
     )
-    group.add_argument(
+    add(
         "--loadgate-window",
         type=float,
         default=0.0,
         env_var="LOADGATE_WINDOW",
         help="length of the measurement window in seconds (0: until the test stops)",
     )
+    add(
+        "--loadgate-arrival-rate",
+        type=float,
+        default=0.0,
+        env_var="LOADGATE_ARRIVAL_RATE",
+        help="open model: requests started per second across all generator processes "
+        "(0: closed model, users think between requests)",
+    )
+    add(
+        "--loadgate-stages",
+        default="",
+        env_var="LOADGATE_STAGES",
+        help="load stages to measure apart, as start-end second offsets: '10-30,40-60'",
+    )
+
+
+def parse_stages(text: str) -> list[tuple[float, float]]:
+    """``'10-30,40-60'`` -> ``[(10.0, 30.0), (40.0, 60.0)]``."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        begin, _, end = part.partition("-")
+        out.append((float(begin), float(end)))
+    return out
+
+
+def _option(environment: Environment, name: str, default: Any) -> Any:
+    options = environment.parsed_options
+    value = getattr(options, name, default) if options else default
+    return default if value is None else value
 
 
 def _on_init(environment: Environment, **_kw: Any) -> None:
-    options = environment.parsed_options
-    path = getattr(options, "loadgate_record", "") if options else ""
-    progress = getattr(options, "loadgate_progress", "") if options else ""
-    warmup = float(getattr(options, "loadgate_warmup", 0.0) or 0.0)
-    window = float(getattr(options, "loadgate_window", 0.0) or 0.0)
-    recorder = Recorder(warmup, window if window > 0 else float("inf"))
-    runner = environment.runner
-    is_worker = isinstance(runner, WorkerRunner)
-    role = "master" if isinstance(runner, MasterRunner) else "local"
+    _Wiring(environment).connect()
+
+
+class _Wiring:
+    """The recorder, the pacer and their listeners for one Locust environment."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.path = _option(environment, "loadgate_record", "")
+        self.progress = _option(environment, "loadgate_progress", "")
+        self.recorder = Recorder(0.0)
+        self.pacer = Pacer(self.recorder)
+        self.intended_of: dict[Any, float] = {}  # user greenlet -> its arrival's intended start
+        self.runner = environment.runner
+        self.is_worker = isinstance(self.runner, WorkerRunner)
+        self.is_master = isinstance(self.runner, MasterRunner)
+
+    def connect(self) -> None:
+        if not self.is_worker:
+            events.worker_report.add_listener(self.on_worker_report)
+            events.quitting.add_listener(self.on_quitting)
+        else:
+            events.report_to_master.add_listener(self.on_report_to_master)
+        # workers record too; a master receives no requests of its own
+        events.request.add_listener(self.on_request)
+        events.test_start.add_listener(self.on_test_start)
+        events.test_stop.add_listener(self.on_test_stop)
 
     def on_request(
+        self,
         request_type: str,
         name: str,
         response_time: float,
@@ -259,46 +184,75 @@ def _on_init(environment: Environment, **_kw: Any) -> None:
         **_: Any,
     ) -> None:
         began = start_time if start_time is not None else time.time() - response_time / 1000
-        outcome = context.get("outcome") if isinstance(context, dict) else None
-        recorder.request(f"{request_type} {name}", began, response_time, exception, outcome)
+        outcome = outcomes = None
+        if context:
+            outcome = context.get("outcome")
+            outcomes = context.get("outcomes")
+        recorder = self.recorder
+        intended = self.intended_of.pop(gevent.getcurrent(), None) if recorder.open_model else None
+        recorder.request(
+            f"{request_type} {name}", began, response_time, exception, outcome, intended, outcomes
+        )
 
-    def on_test_start(**_: Any) -> None:
-        recorder.start(time.time())
-        if not is_worker:
-            gevent.spawn(tick)
+    def wait_for_arrival(self) -> float:
+        """Replaces ``wait_time`` of users with ``arrivals = True`` in the open model."""
+        self.intended_of[gevent.getcurrent()] = self.pacer.take()
+        return 0.0
 
-    def tick() -> None:
-        # one sample per second of the active users, and closing of finished seconds
+    def configure(self) -> float:
+        """Read the options at test start (a worker has the master's only once told to spawn);
+        returns this process's arrival rate (0: closed model)."""
+        env, recorder = self.environment, self.recorder
+        window = float(_option(env, "loadgate_window", 0.0))
+        recorder.warmup_s = float(_option(env, "loadgate_warmup", 0.0))
+        recorder.window_s = window if window > 0 else float("inf")
+        recorder.stages = parse_stages(_option(env, "loadgate_stages", ""))
+        rate = float(_option(env, "loadgate_arrival_rate", 0.0))
+        recorder.open_model = rate > 0
+        if rate <= 0 or self.is_master:
+            return 0.0
+        for cls in env.user_classes:
+            if getattr(cls, "arrivals", False):
+                # a bound method stays bound as a class attribute: user.wait_time() calls it
+                setattr(cls, "wait_time", self.wait_for_arrival)  # noqa: B010 - typed as unbound
+        share = max(1, int(_option(env, "expect_workers", 1))) if self.is_worker else 1
+        return rate / share
+
+    def on_test_start(self, **_: Any) -> None:
+        rate = self.configure()
+        now = time.time()
+        self.recorder.start(now)
+        if rate > 0:
+            self.pacer.stopped = False
+            gevent.spawn(self.pacer.run, now, rate)
+        if not self.is_worker:
+            gevent.spawn(self.tick)
+
+    def tick(self) -> None:
+        """One sample per second of the active users, and closing of finished seconds."""
+        recorder, runner = self.recorder, self.runner
+        close_after = CLOSE_AFTER_S["master" if self.is_master else "local"]
         while runner is not None and recorder.end is None:
             now = time.time()
             recorder.users[int(now)] = runner.user_count
-            recorder.close_seconds(now - CLOSE_AFTER_S[role])
-            if progress:
-                write_text_atomic(Path(progress), json.dumps(recorder.live(now)))
+            recorder.close_seconds(now - close_after)
+            if self.progress:
+                write_text_atomic(Path(self.progress), json.dumps(recorder.live(now)))
             gevent.sleep(1.0 - (time.time() % 1.0))
 
-    def on_test_stop(**_: Any) -> None:
-        recorder.end = time.time()
+    def on_test_stop(self, **_: Any) -> None:
+        self.pacer.stopped = True
+        self.recorder.end = time.time()
 
-    def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
-        data["loadgate"] = recorder.drain()
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        data["loadgate"] = self.recorder.drain()
 
-    def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if "loadgate" in data:
-            recorder.merge(data["loadgate"])
+            self.recorder.merge(data["loadgate"])
 
-    def on_quitting(environment: Environment, **_: Any) -> None:
-        if path and not is_worker:
-            if recorder.end is None:
-                recorder.end = time.time()
-            write_text_atomic(Path(path), json.dumps(recorder.recording()))
-
-    if not is_worker:
-        events.worker_report.add_listener(on_worker_report)
-        events.quitting.add_listener(on_quitting)
-    else:
-        events.report_to_master.add_listener(on_report_to_master)
-    # workers record too; a master receives no requests of its own
-    events.request.add_listener(on_request)
-    events.test_start.add_listener(on_test_start)
-    events.test_stop.add_listener(on_test_stop)
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        if self.path:
+            if self.recorder.end is None:
+                self.recorder.end = time.time()
+            write_text_atomic(Path(self.path), json.dumps(self.recorder.recording()))

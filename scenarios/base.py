@@ -1,6 +1,6 @@
 """The abstract base user: logs in on start and carries the bearer token.
 
-Options (bettor count, password) come from Locust's parsed options, read in ``on_start``,
+Options (user counts, password) come from Locust's parsed options, read in ``on_start``,
 never at import: the module is inert (DESIGN §5.4).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from locust import FastHttpUser, between
+from locust import FastHttpUser
 from locust.exception import StopUser
 
 
@@ -18,18 +18,36 @@ def mark(response: Any, outcome: str) -> None:
     response.request_meta["context"]["outcome"] = outcome
 
 
+def option(user: Any, name: str, default: Any) -> Any:
+    """A parsed Locust option of the user's environment, or ``default``."""
+    options = user.environment.parsed_options
+    value = getattr(options, name, None) if options else None
+    return default if value is None else value
+
+
+def error_of(resp: Any) -> dict[str, Any]:
+    """The SUT's ``{"error": {...}}`` body, or {}."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
 class LoggedInUser(FastHttpUser):
-    """Logs in as one of the seeded users of its role; subclasses set ``role``."""
+    """Logs in as one of the seeded users of its role; subclasses set ``role``.
+
+    ``arrivals = True``: in the open model this user takes arrivals instead of thinking."""
 
     abstract = True
     role = "bettor"
-    wait_time = between(0.2, 1.0)
+    arrivals = True
 
     def on_start(self) -> None:
-        options = self.environment.parsed_options
-        count = int(getattr(options, f"sut_{self.role}s", 0) or 1) if options else 1
-        password = getattr(options, "sut_password", "loadtest") if options else "loadtest"
-        username = f"{self.role}{random.randint(1, count)}"
+        count = int(option(self, f"sut_{self.role}s", 1) or 1) if self.role != "admin" else 0
+        password = option(self, "sut_password", "loadtest")
+        username = f"{self.role}{random.randint(1, count)}" if count else self.role
         self.headers: dict[str, str] = {}
         with self.client.post(
             "/auth/login",
@@ -42,4 +60,5 @@ class LoggedInUser(FastHttpUser):
                 raise StopUser()
             body = resp.json()
             self.user_id = body["user_id"]
-            self.headers = {"Authorization": f"Bearer {body['token']}"}
+            self.token = body["token"]
+            self.headers = {"Authorization": f"Bearer {self.token}"}
