@@ -239,7 +239,13 @@ def _verdict(
             + "."
         )
     else:
-        headline = f"No regression against {base_rev} in {len(checks)} metrics (paired A/B)."
+        unsure = sum(1 for c in checks if c.outcome == "inconclusive")
+        headline = f"No regression against {base_rev} in {len(checks)} metrics (paired A/B)" + (
+            f"; {unsure} inconclusive after {max((lk.pairs for lk in looks.values()), default=0)}"
+            " pairs: too noisy to rule out a material change."
+            if unsure
+            else "."
+        )
     return Verdict(
         status="fail" if failed else "pass",
         headline=headline,
