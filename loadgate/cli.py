@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable
@@ -61,6 +62,25 @@ def cli() -> None:
     """Load tests of the betting platform, with a verdict that gates merges."""
 
 
+def distribution_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Scale-out flags of `loadgate run`: local processes, master/worker, the open model."""
+    options = [
+        click.option("--processes", type=click.IntRange(1, 64), default=None,
+                     help="Locust generator processes on this machine [default: the profile's]"),
+        click.option("--arrival-rate", type=click.FloatRange(min=0), default=None,
+                     help="open model: requests started per second (0: closed model)"),
+        click.option("--master", is_flag=True,
+                     help="be a Locust master; `loadgate worker --master-host H` elsewhere"),
+        click.option("--expect-workers", type=click.IntRange(1), default=1, show_default=True,
+                     help="with --master: workers to wait for before starting"),
+        click.option("--master-port", type=int, default=5557, show_default=True,
+                     help="with --master: port the workers connect to"),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.option(
     "--target",
@@ -109,6 +129,7 @@ def cli() -> None:
     default=None,
     help="keep the SUT and Locust on separate cores [default: when we start the SUT]",
 )
+@distribution_options
 def run(
     target: str,
     scenario: str,
@@ -122,13 +143,25 @@ def run(
     force: bool,
     faults: tuple[str, ...],
     pin: bool | None,
+    processes: int | None,
+    arrival_rate: float | None,
+    master: bool,
+    expect_workers: int,
+    master_port: int,
 ) -> None:
     """Run one load test and judge it: writes result.json, report.html and summary.md."""
     tgt = config.load_target(target)
     profile = config.apply_overrides(
         config.load_profile(scenario),
         os.environ,
-        {"users": users, "spawn_rate": spawn_rate, "duration_s": duration, "warmup_s": warmup},
+        {
+            "users": users,
+            "spawn_rate": spawn_rate,
+            "duration_s": duration,
+            "warmup_s": warmup,
+            "processes": processes,
+            "arrival_rate": arrival_rate,
+        },
     )
     if faults and tgt.start is None:
         raise UsageError(f"--fault needs a target the harness starts; {tgt.path} has no [start]")
@@ -142,6 +175,9 @@ def run(
         sut_faults=faults,
         command=("loadgate", *sys.argv[1:]),
         budgets=budgets,
+        master=master,
+        expect_workers=expect_workers,
+        master_port=master_port,
     )
     outcome = runner.run(request, progress=_say)
     results.write_result(outcome.out_dir / "result.json", outcome.result)
@@ -157,6 +193,18 @@ def run(
         _say(f"error: {outcome.infra_error}")
         sys.exit(3)
     sys.exit(verdict.exit_code)
+
+
+@cli.command()
+@click.option("--master-host", required=True, help="host of the `loadgate run --master`")
+@click.option("--master-port", type=int, default=5557, show_default=True)
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True)
+def worker(master_host: str, master_port: int, processes: int) -> None:
+    """Lend this machine's CPU to a `loadgate run --master` elsewhere (until it ends)."""
+    locustfile = config.PROJECT_ROOT / "locustfile.py"
+    command = runner.worker_command(master_host, master_port, processes, locustfile)
+    _say(f"worker for {master_host}:{master_port}: {' '.join(command)}")
+    sys.exit(subprocess.run(command, check=False, cwd=config.PROJECT_ROOT).returncode)
 
 
 def _baseline(

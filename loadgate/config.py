@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from loadgate.budgets import Budget, parse_budget
 from loadgate.durations import parse_duration
 from loadgate.errors import ConfigError
+from loadgate.shapes import parse_shape
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDERS = ("{port}", "{python}", "{workdir}", "{base_url}")
@@ -69,6 +70,10 @@ class Profile:
     alpha: float = 0.01
     min_effects: Mapping[str, float] = field(default_factory=dict)
     quantiles: tuple[float, ...] = (0.95, 0.99)
+    fixed_users: Mapping[str, int] = field(default_factory=dict)  # e.g. a few Traders
+    shape: str = "constant"  # load plan, see loadgate/shapes.py
+    arrival_rate: float = 0.0  # open model: requests started per second (0: closed model)
+    think_scale: float = 1.0  # multiplies every think time of the scenarios
 
     @property
     def run_time_s(self) -> float:
@@ -262,6 +267,18 @@ def load_profile(name: str, path: Path | None = None) -> Profile:
     duration = r.duration("duration")
     if duration <= 0:
         raise r.fail("duration", "must be positive")
+    fixed = r.get("fixed_users", dict, {})
+    if not all(isinstance(n, int) and n > 0 for n in fixed.values()):
+        raise r.fail("fixed_users", "expected a table of UserClass = positive integer count")
+    shape = r.get("shape", str, "constant")
+    try:
+        parse_shape(shape)
+    except ValueError as exc:
+        raise r.fail("shape", str(exc)) from None
+    arrival_rate = float(r.get("arrival_rate", (int, float), 0.0))
+    think_scale = float(r.get("think_scale", (int, float), 1.0))
+    if arrival_rate < 0 or think_scale <= 0:
+        raise r.fail("arrival_rate" if arrival_rate < 0 else "think_scale", "out of range")
     profile = Profile(
         name=name,
         users=users,
@@ -279,6 +296,10 @@ def load_profile(name: str, path: Path | None = None) -> Profile:
             for k, v in r.get("min_effects", dict, {}).items()
         },
         quantiles=_quantiles(r, r.get("gate_quantiles", list, ["p95", "p99"])),
+        fixed_users=dict(fixed),
+        shape=shape,
+        arrival_rate=arrival_rate,
+        think_scale=think_scale,
     )
     r.reject_unknown()
     return profile
@@ -320,6 +341,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "LOADGATE_DURATION": ("duration_s", float),
     "LOADGATE_WARMUP": ("warmup_s", float),
     "LOADGATE_PROCESSES": ("processes", int),
+    "LOADGATE_ARRIVAL_RATE": ("arrival_rate", float),
 }
 
 

@@ -9,9 +9,11 @@ scenarios fire ``events.request`` with ``request_type="WS"``.
 
 It also drives the open model (``--loadgate-arrival-rate``): arrivals at a fixed rate,
 independent of response times (k6's constant-arrival-rate); a user class opts in with
-``arrivals = True`` and then waits for an arrival instead of thinking. An arrival that finds
-no idle user is dropped (counted). Each request records its latency from its actual send and,
-corrected for coordinated omission, from its arrival's intended start (wrk2).
+``arrivals = True`` and then waits for an arrival instead of thinking. An arrival that finds no
+idle user waits in a backlog of at most one second of arrivals; one that finds the backlog full
+is dropped (counted). Each request records its latency from its actual send and, corrected for
+coordinated omission, from its arrival's intended start (wrk2): time spent waiting for a free
+user, because the users were stuck on slow responses, counts.
 
 Enable it from a locustfile::
 
@@ -52,28 +54,26 @@ class Pacer:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.queue: gevent.queue.Queue[float] = gevent.queue.Queue()
-        self.idle = 0
+        self.backlog = 1
         self.stopped = False
 
     def take(self) -> float:
         """Block until an arrival; returns its intended start (epoch seconds)."""
-        self.idle += 1
-        try:
-            return float(self.queue.get())
-        finally:
-            self.idle -= 1
+        return float(self.queue.get())
 
     def run(self, t_start: float, rate: float) -> None:
         interval, k = 1.0 / rate, 0
+        self.backlog = max(1, round(rate))  # one second of arrivals may wait for a user
         while not self.stopped:
             intended = t_start + k * interval
             delay = intended - time.time()
             if delay > 0:
                 gevent.sleep(delay)
-            free = self.idle > self.queue.qsize()
-            if free:
+            # a waiting user takes it at once; otherwise it waits, unless the backlog is full
+            dropped = self.queue.qsize() >= self.backlog
+            if not dropped:
                 self.queue.put_nowait(intended)
-            self.recorder.arrival(intended, dropped=not free)
+            self.recorder.arrival(intended, dropped=dropped)
             k += 1
 
 

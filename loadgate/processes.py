@@ -127,9 +127,16 @@ def wait_healthy(url: str, child: Child | None, timeout_s: float) -> None:
 
 
 def pin(pid: int, cores: list[int]) -> list[int] | None:
-    """Restrict a process (and later its children) to ``cores``; None where not supported."""
+    """Restrict a process, every thread it already has and its children to ``cores``; None
+    where not supported. (Affinity is per thread on Linux: pinning only the main thread would
+    leave a started server's threadpool free to run anywhere.)"""
     try:
-        psutil.Process(pid).cpu_affinity(cores)
+        proc = psutil.Process(pid)
+        for p in [proc, *proc.children(recursive=True)]:
+            p.cpu_affinity(cores)
+            for thread in p.threads():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(thread.id, cores)
         return cores
     except (AttributeError, psutil.Error, OSError):
         return None
@@ -142,10 +149,15 @@ class Sampler:
         self.t0 = t0
         self.samples: dict[str, ProcessSamples] = {}
         self._procs: dict[str, psutil.Process] = {}
+        self._parents: dict[str, tuple[psutil.Process, list[int] | None]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="loadgate-sampler", daemon=True)
 
-    def watch(self, role: str, pid: int, cores: list[int] | None = None) -> None:
+    def watch(
+        self, role: str, pid: int, cores: list[int] | None = None, children: bool = False
+    ) -> None:
+        """Sample ``pid`` as ``role``; with ``children``, each child it starts later too, as
+        ``role-1``, ``role-2``... (Locust's --processes workers)."""
         try:
             proc = psutil.Process(pid)
             proc.cpu_percent(None)  # prime: the first reading is meaningless
@@ -153,6 +165,20 @@ class Sampler:
             return
         self._procs[role] = proc
         self.samples[role] = ProcessSamples(role=role, pid=pid, cores=cores)
+        if children:
+            self._parents[role] = (proc, cores)
+
+    def _adopt_children(self) -> None:
+        known = {s.pid for s in self.samples.values()}
+        for role, (parent, cores) in list(self._parents.items()):
+            try:
+                kids = parent.children(recursive=True)
+            except psutil.Error:
+                continue
+            for kid in kids:
+                if kid.pid not in known:
+                    n = sum(1 for r in self.samples if r.startswith(f"{role}-")) + 1
+                    self.watch(f"{role}-{n}", kid.pid, cores)
 
     def start(self) -> None:
         self._thread.start()
@@ -165,6 +191,7 @@ class Sampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(1.0):
+            self._adopt_children()
             now = time.time() - self.t0
             for role, proc in list(self._procs.items()):
                 try:

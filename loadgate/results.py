@@ -31,6 +31,13 @@ class EndpointResult:
     failures: int = 0
     failure_kinds: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)  # expected business outcomes
+    # open model only: latency from the intended start (coordinated omission corrected), µs
+    corrected: LatencyHistogram | None = None
+
+    @property
+    def gated(self) -> LatencyHistogram:
+        """The histogram budgets judge: the corrected one in the open model."""
+        return self.corrected if self.corrected is not None else self.histogram
 
     @property
     def requests(self) -> int:
@@ -85,6 +92,30 @@ class ProcessSamples:
 
 
 @dataclass
+class Arrivals:
+    """Open model: the arrival rate asked for, and the arrivals in the window that found no
+    free user (dropped: the generator could not offer the load)."""
+
+    rate: float
+    intended: int
+    dropped: int
+
+    @property
+    def dropped_fraction(self) -> float:
+        return self.dropped / self.intended if self.intended else 0.0
+
+
+@dataclass
+class Stage:
+    """One load step of a capacity run, measured apart (coarse histograms: 2 digits)."""
+
+    users: int
+    start_s: float
+    end_s: float
+    endpoints: dict[str, EndpointResult] = field(default_factory=dict)
+
+
+@dataclass
 class RunResult:
     """The stored outcome of one run; the report and the verdict read nothing else."""
 
@@ -106,6 +137,8 @@ class RunResult:
     audit: dict[str, Any] | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
+    arrivals: Arrivals | None = None  # open model only
+    stages: list[Stage] = field(default_factory=list)  # capacity runs only
 
     @property
     def total_requests(self) -> int:
@@ -144,18 +177,8 @@ def result_to_dict(r: RunResult) -> dict[str, Any]:
         "audit": r.audit,
         "environment": r.environment,
         "command": r.command,
-        "endpoints": {
-            name: {
-                "histogram": e.histogram.encode(),
-                "out_of_range": e.histogram.out_of_range,
-                "failures": e.failures,
-                "failure_kinds": e.failure_kinds,
-                "outcomes": e.outcomes,
-                # derived, for people and other tools reading the JSON; never read back
-                "summary": _summary(e),
-            }
-            for name, e in r.endpoints.items()
-        },
+        "endpoints": {name: _endpoint_to_dict(e) for name, e in r.endpoints.items()},
+        **_load_to_dict(r),
         "timeline": {
             "seconds": r.timeline.seconds,
             "users": r.timeline.users,
@@ -184,6 +207,41 @@ def result_to_dict(r: RunResult) -> dict[str, Any]:
     }
 
 
+def _endpoint_to_dict(e: EndpointResult) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "histogram": e.histogram.encode(),
+        "out_of_range": e.histogram.out_of_range,
+        "failures": e.failures,
+        "failure_kinds": e.failure_kinds,
+        "outcomes": e.outcomes,
+        # derived, for people and other tools reading the JSON; never read back
+        "summary": _summary(e),
+    }
+    if e.corrected is not None:
+        d["corrected"] = e.corrected.encode()
+        d["corrected_out_of_range"] = e.corrected.out_of_range
+    return d
+
+
+def _load_to_dict(r: RunResult) -> dict[str, Any]:
+    """The optional open-model and capacity parts (absent in a closed-model run)."""
+    out: dict[str, Any] = {}
+    if r.arrivals is not None:
+        a = r.arrivals
+        out["arrivals"] = {"rate": a.rate, "intended": a.intended, "dropped": a.dropped}
+    if r.stages:
+        out["stages"] = [
+            {
+                "users": st.users,
+                "start_s": st.start_s,
+                "end_s": st.end_s,
+                "endpoints": {n: _endpoint_to_dict(e) for n, e in st.endpoints.items()},
+            }
+            for st in r.stages
+        ]
+    return out
+
+
 def _summary(e: EndpointResult) -> dict[str, Any]:
     h = e.histogram
     return {
@@ -193,6 +251,7 @@ def _summary(e: EndpointResult) -> dict[str, Any]:
         "p95_ms": h.quantile(0.95) / 1000,
         "p99_ms": h.quantile(0.99) / 1000,
         "max_ms": h.max_us / 1000,
+        **({"corrected_p99_ms": e.corrected.quantile(0.99) / 1000} if e.corrected else {}),
     }
 
 
@@ -247,24 +306,59 @@ def _counts(value: Any, key: str) -> dict[str, int]:
     return {str(k): int(_typed(v, int, f"{key}.{k}")) for k, v in value.items()}
 
 
-def result_from_dict(d: dict[str, Any]) -> RunResult:
-    """Inverse of :func:`result_to_dict`; raises KeyError/TypeError/ValueError on bad data."""
-    check_schema(d, SCHEMA, SCHEMA_VERSION)
+def endpoints_from_dict(raw: Any, where: str) -> dict[str, EndpointResult]:
     endpoints: dict[str, EndpointResult] = {}
-    for name, e in _typed(d["endpoints"], dict, "endpoints").items():
-        key = f"endpoints.{name}"
+    for name, e in _typed(raw, dict, where).items():
+        key = f"{where}.{name}"
         _typed(e, dict, key)
         hist = LatencyHistogram.decode(
             _typed(e["histogram"], str, f"{key}.histogram"),
             _typed(e.get("out_of_range", 0), int, f"{key}.out_of_range"),
         )
+        corrected = None
+        if e.get("corrected") is not None:
+            corrected = LatencyHistogram.decode(
+                _typed(e["corrected"], str, f"{key}.corrected"),
+                _typed(e.get("corrected_out_of_range", 0), int, f"{key}.corrected_out_of_range"),
+            )
         endpoints[name] = EndpointResult(
             name=name,
             histogram=hist,
             failures=_typed(e["failures"], int, f"{key}.failures"),
             failure_kinds=_counts(e.get("failure_kinds", {}), f"{key}.failure_kinds"),
             outcomes=_counts(e.get("outcomes", {}), f"{key}.outcomes"),
+            corrected=corrected,
         )
+    return endpoints
+
+
+def _arrivals_from_dict(raw: Any) -> Arrivals | None:
+    if raw is None:
+        return None
+    _typed(raw, dict, "arrivals")
+    return Arrivals(
+        rate=float(_typed(raw["rate"], (int, float), "arrivals.rate")),
+        intended=_typed(raw["intended"], int, "arrivals.intended"),
+        dropped=_typed(raw["dropped"], int, "arrivals.dropped"),
+    )
+
+
+def _stages_from_dict(raw: Any) -> list[Stage]:
+    return [
+        Stage(
+            users=_typed(st["users"], int, f"stages[{i}].users"),
+            start_s=float(_typed(st["start_s"], (int, float), f"stages[{i}].start_s")),
+            end_s=float(_typed(st["end_s"], (int, float), f"stages[{i}].end_s")),
+            endpoints=endpoints_from_dict(st["endpoints"], f"stages[{i}].endpoints"),
+        )
+        for i, st in enumerate(_typed(raw, list, "stages"))
+    ]
+
+
+def result_from_dict(d: dict[str, Any]) -> RunResult:
+    """Inverse of :func:`result_to_dict`; raises KeyError/TypeError/ValueError on bad data."""
+    check_schema(d, SCHEMA, SCHEMA_VERSION)
+    endpoints = endpoints_from_dict(d["endpoints"], "endpoints")
     tl = _typed(d["timeline"], dict, "timeline")
     timeline = Timeline(
         seconds=list(_typed(tl["seconds"], list, "timeline.seconds")),
@@ -320,4 +414,6 @@ def result_from_dict(d: dict[str, Any]) -> RunResult:
         audit=d.get("audit"),
         environment=_typed(d.get("environment", {}), dict, "environment"),
         command=[str(c) for c in _typed(d.get("command", []), list, "command")],
+        arrivals=_arrivals_from_dict(d.get("arrivals")),
+        stages=_stages_from_dict(d.get("stages", [])),
     )

@@ -26,15 +26,27 @@ import httpx
 
 from loadgate import provenance
 from loadgate.budgets import Budget
+from loadgate.capacity import find_knee
 from loadgate.config import PROJECT_ROOT, Profile, Target
 from loadgate.errors import DataError, InfraError, UsageError
 from loadgate.histogram import LatencyHistogram
 from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
-from loadgate.results import EndpointResult, EndpointSeries, ProcessSamples, RunResult, Timeline
+from loadgate.results import (
+    Arrivals,
+    EndpointResult,
+    EndpointSeries,
+    ProcessSamples,
+    RunResult,
+    Stage,
+    Timeline,
+    endpoints_from_dict,
+)
+from loadgate.shapes import parse_shape
 
 Progress = Callable[[str], None]
 RUN_TIME_SLACK_S = 2.0
 LOCUST_GRACE_S = 30.0  # beyond the planned run time, before a silent Locust is killed
+WORKERS_WAIT_S = 60.0  # a master waits this long for its remote workers
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,11 @@ class RunRequest:
     keep_workdir: bool = False
     budgets: tuple[Budget, ...] = ()
     sut_root: Path | None = None  # another checkout's SUT (paired A/B); default: this one
+    # distributed: this run is a Locust master waiting for ``expect_workers`` remote workers
+    # (``loadgate worker --master-host H``) on ``master_port``
+    master: bool = False
+    expect_workers: int = 1
+    master_port: int = 5557
 
 
 @dataclass
@@ -135,7 +152,7 @@ class _Run:
             assert self.locust is not None
             self.infra_error = _supervise(
                 self.locust, self.sut, self.request.profile, self.workdir / "progress.json",
-                self.progress, self.notes,
+                self.progress, self.notes, WORKERS_WAIT_S if self.request.master else 0.0,
             )  # fmt: skip
             if self.sut is None or self.sut.alive():
                 self.audit = _fetch_audit(self.urls["audit_url"], self.notes)
@@ -177,7 +194,11 @@ class _Run:
         elif want_pin:
             self.notes.append(f"not pinned: the machine has {cpu_count} core")
         command = _locust_command(
-            self.request, self.urls["base_url"], self.recording_path, self.workdir
+            self.request,
+            self.urls["base_url"],
+            self.recording_path,
+            self.workdir,
+            self.urls["ws_url"],
         )
         self.progress(
             f"running {profile.name}: {profile.users} users, {profile.warmup_s:.0f} s warm-up "
@@ -192,7 +213,8 @@ class _Run:
         self.sampler = Sampler(self.t_start)
         if self.sut is not None:
             self.sampler.watch("sut", self.sut.pid, self.cores["sut"])
-        self.sampler.watch("generator", self.locust.pid, self.cores["generator"])
+        # --processes N: the master and every forked worker, each sampled on its own
+        self.sampler.watch("generator", self.locust.pid, self.cores["generator"], children=True)
         self.sampler.start()
 
     def _stop_all(self) -> None:
@@ -237,10 +259,15 @@ class _Run:
             command=list(self.request.command),
             budgets=self.request.budgets,
         )
+        for note in result.notes:
+            if note.startswith("capacity: "):
+                self.progress(note)
         return RunOutcome(result, self.out_dir, self.infra_error, self.interrupted, logs)
 
 
-def _locust_command(request: RunRequest, host: str, recording: Path, workdir: Path) -> list[str]:
+def _locust_command(
+    request: RunRequest, host: str, recording: Path, workdir: Path, ws_url: str = ""
+) -> list[str]:
     p = request.profile
     cmd = [
         sys.executable, "-m", "locust",
@@ -258,9 +285,47 @@ def _locust_command(request: RunRequest, host: str, recording: Path, workdir: Pa
         "--loadgate-warmup", f"{p.warmup_s:g}",
         "--loadgate-window", f"{p.duration_s:g}",
     ]  # fmt: skip
-    if p.processes > 1:
+    cmd += _scenario_options(p, ws_url)
+    if p.processes > 1 and not request.master:
         cmd += ["--processes", str(p.processes)]
-    return cmd + sorted(p.user_classes)
+    if request.master:
+        cmd += [
+            "--master",
+            "--master-bind-port", str(request.master_port),
+            "--expect-workers", str(request.expect_workers),
+            "--expect-workers-max-wait", f"{WORKERS_WAIT_S:g}",
+        ]  # fmt: skip
+    return cmd + sorted({*p.user_classes, *p.fixed_users})
+
+
+def _scenario_options(p: Profile, ws_url: str) -> list[str]:
+    """The profile's mix, load plan and pace, as options of the locustfile and the plugin."""
+    opts = [
+        "--user-weights", ",".join(f"{k}={v}" for k, v in sorted(p.user_classes.items())),
+        "--loadgate-shape", p.shape,
+        "--think-scale", f"{p.think_scale:g}",
+    ]  # fmt: skip
+    if ws_url:
+        opts += ["--ws-url", ws_url]
+    if p.fixed_users:
+        opts += ["--fixed-users", ",".join(f"{k}={v}" for k, v in sorted(p.fixed_users.items()))]
+    if p.arrival_rate > 0:
+        opts += ["--loadgate-arrival-rate", f"{p.arrival_rate:g}"]
+    stages = parse_shape(p.shape).stages(p.users)
+    if stages:
+        opts += ["--loadgate-stages", ",".join(f"{st.start_s:g}-{st.end_s:g}" for st in stages)]
+    return opts
+
+
+def worker_command(
+    master_host: str, master_port: int, processes: int, locustfile: Path
+) -> list[str]:
+    """A Locust worker for a remote ``loadgate run --master`` (it sends the options)."""
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(locustfile),
+        "--worker", "--master-host", master_host, "--master-port", str(master_port),
+    ]  # fmt: skip
+    return cmd + (["--processes", str(processes)] if processes > 1 else [])
 
 
 def _supervise(
@@ -270,10 +335,11 @@ def _supervise(
     progress_file: Path,
     progress: Progress,
     notes: list[str],
+    extra_s: float = 0.0,
 ) -> str | None:
     """Wait for Locust to finish; stop it early if the target dies or Locust hangs."""
     started = time.monotonic()
-    deadline = started + profile.run_time_s + RUN_TIME_SLACK_S + LOCUST_GRACE_S
+    deadline = started + profile.run_time_s + RUN_TIME_SLACK_S + LOCUST_GRACE_S + extra_s
     last_report = 0.0
     interactive = sys.stderr.isatty()
     every = 2.0 if interactive else 10.0
@@ -387,16 +453,14 @@ def assemble(
     end = float(recording.get("end") or t0)
     window_start = t0 + profile.warmup_s
     window_s = max(0.0, min(end, t0 + profile.run_time_s) - window_start)
-    endpoints = {
-        name: EndpointResult(
-            name=name,
-            histogram=LatencyHistogram.decode(d["histogram"], d["out_of_range"]),
-            failures=d["failures"],
-            failure_kinds=d["failure_kinds"],
-            outcomes=d["outcomes"],
-        )
-        for name, d in recording["window"].items()
-    }
+    endpoints = endpoints_from_dict(recording["window"], "recording.window")
+    stages = _stages(recording, profile)
+    if stages:
+        notes.append("capacity: " + find_knee(stages, budgets).sentence())
+    arrivals = None
+    if recording.get("open_model"):
+        counts = recording.get("arrivals", {})
+        arrivals = Arrivals(profile.arrival_rate, counts["intended"], counts["dropped"])
     timeline = _timeline(recording, int(t0))
     if complete and window_s < profile.duration_s * 0.95:
         complete = False
@@ -427,7 +491,27 @@ def assemble(
         audit=audit,
         environment=environment,
         command=command,
+        arrivals=arrivals,
+        stages=stages,
     )
+
+
+def _stages(recording: dict[str, Any], profile: Profile) -> list[Stage]:
+    """The capacity steps of the plan, each with what the recorder measured in it."""
+    plan = parse_shape(profile.shape).stages(profile.users)
+    recorded = recording.get("stages", [])
+    return [
+        Stage(
+            users=step.users,
+            start_s=step.start_s,
+            end_s=step.end_s,
+            endpoints={
+                name: EndpointResult(name, LatencyHistogram.decode(encoded), failures=failures)
+                for name, (encoded, failures) in data["endpoints"].items()
+            },
+        )
+        for step, data in zip(plan, recorded, strict=False)
+    ]
 
 
 def _timeline(recording: dict[str, Any], base: int) -> Timeline:

@@ -9,7 +9,7 @@ profile's ``think_scale``). This module imports nothing: it is plain data.
 from __future__ import annotations
 
 # Bettor: scan the list, filter it, open a market, bet, glance at the wallet and history
-BETTOR_TASKS = {"browse": 3, "filter": 2, "view": 4, "bet": 3, "wallet": 1, "history": 1}
+BETTOR_TASKS = {"browse": 2, "filter": 2, "view": 4, "bet": 4, "wallet": 1, "history": 1}
 BETTOR_THINK = (0.45, 1.6)  # in-play bettors click fast; soak/peak profiles scale this up
 #: during a goal rush (peak profile) bettors think this many times faster: a burst of bets
 GOAL_RUSH = 4.0
