@@ -13,10 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +25,9 @@ from starlette.websockets import WebSocket
 
 from sut.aggregator import Aggregator
 from sut.auth import TokenSigner
-from sut.events import Event, InProcessBus
+from sut.backends import open_backend
+from sut.domain import DomainError
+from sut.events import Event
 from sut.faults import FaultSpecError
 from sut.http.context import AppContext, Runtime
 from sut.http.instrument import Endpoint, instrument
@@ -41,9 +40,9 @@ from sut.http.wire import error
 from sut.metrics import Metrics
 from sut.odds import OddsBook, OddsFeed
 from sut.seeding import build_seed
-from sut.service import BettingService
+from sut.service import BettingService, rebuild_aggregator
 from sut.settings import Settings
-from sut.storage.sqlite import SQLiteStorage
+from sut.storage.base import Storage
 from sut.stream import StreamHub
 
 _log = logging.getLogger("sut")
@@ -63,6 +62,7 @@ def route_table(ctx: AppContext) -> list[tuple[str, str, Endpoint, bool]]:
         ("GET", "/wallet", betting.wallet, True),
         ("GET", "/agents/me/dashboard", agents.dashboard, False),
         ("GET", "/agents/me/downline", agents.downline, False),
+        ("GET", "/agents/me/downline/{id}", agents.member, False),
         ("POST", "/admin/markets/{id}/settle", admin.settle, True),
         ("POST", "/admin/hierarchy/move", admin.move, False),
         ("GET", "/admin/audit", admin.audit, False),
@@ -120,20 +120,20 @@ def _lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings = ctx.settings
-        tmpdir = None if settings.db_path else Path(tempfile.mkdtemp(prefix="sut-"))
-        path = settings.db_path or Path(tmpdir or ".") / "sut.db"
-        storage = SQLiteStorage(path)
+        backend = await open_backend(settings)
+        storage = backend.storage
         tasks: list[asyncio.Task[None]] = []
+        feed: OddsFeed | None = None
         try:
-            await run_in_threadpool(prepare_storage, storage, settings)
-            book = OddsBook.from_markets(
-                await run_in_threadpool(storage.all_markets), settings.odds_tolerance
+            await prepare_storage(storage, settings)
+            book = OddsBook.from_markets(await storage.all_markets(), settings.odds_tolerance)
+            # the bus first, then the rebuild: every event already in a durable log is
+            # reflected in the database the aggregates are rebuilt from
+            await backend.start_bus()
+            aggregator = await rebuild_aggregator(storage)
+            service = BettingService(
+                storage, book, backend.bus, aggregator, ctx.signer, backend.cache
             )
-            bus = InProcessBus()
-            aggregator = await run_in_threadpool(
-                lambda: Aggregator.build(storage.hierarchy(), storage.bettor_totals())
-            )
-            service = BettingService(storage, book, bus, aggregator, ctx.signer)
             hub = StreamHub(
                 book,
                 ctx.metrics,
@@ -145,12 +145,13 @@ def _lifespan(
             feed = OddsFeed(
                 book, settings.odds_rate, settings.odds_tick_s, settings.seed, hub.publish
             )
-            tasks.append(asyncio.create_task(bus.consume(_consumer(ctx, aggregator))))
+            tasks.append(asyncio.create_task(backend.bus.consume(_consumer(ctx, aggregator))))
             tasks.append(asyncio.create_task(_flush_odds(ctx, feed, storage)))
             tasks.append(asyncio.create_task(_maintain(storage)))
             if settings.odds_rate > 0:
                 tasks.append(asyncio.create_task(feed.run()))
             ctx.runtime = Runtime(service, hub, feed)
+            _log.info("sut started on %s", backend.label)
             yield
         finally:
             ctx.runtime = None
@@ -159,29 +160,28 @@ def _lifespan(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if tasks:
-                await run_in_threadpool(storage.save_odds, feed.take_dirty())
-            storage.close()
-            if tmpdir is not None:
-                shutil.rmtree(tmpdir, ignore_errors=True)
+            try:
+                if feed is not None:
+                    await storage.save_odds(feed.take_dirty())
+            finally:
+                await backend.close()
 
     return lifespan
 
 
-def prepare_storage(storage: SQLiteStorage, settings: Settings) -> None:
-    """Open the database and seed it if it is empty."""
-    storage.open()
-    if not storage.is_seeded():
-        storage.seed(
-            build_seed(
-                seed=settings.seed,
-                markets=settings.markets,
-                bettors=settings.bettors,
-                agents=settings.agents,
-                password=settings.password,
-                initial_balance_cents=settings.initial_balance_cents,
-            )
+async def prepare_storage(storage: Storage, settings: Settings) -> None:
+    """Seed the database if it is empty."""
+    if not await storage.is_seeded():
+        data = await run_in_threadpool(
+            build_seed,
+            seed=settings.seed,
+            markets=settings.markets,
+            bettors=settings.bettors,
+            agents=settings.agents,
+            password=settings.password,
+            initial_balance_cents=settings.initial_balance_cents,
         )
+        await storage.seed(data)
 
 
 def _consumer(ctx: AppContext, aggregator: Aggregator) -> Callable[[Event], Awaitable[None]]:
@@ -195,20 +195,23 @@ def _consumer(ctx: AppContext, aggregator: Aggregator) -> Callable[[Event], Awai
     return handle
 
 
-async def _flush_odds(ctx: AppContext, feed: OddsFeed, storage: SQLiteStorage) -> None:
-    """Persist odds moves in small batches so the writer lock is held only briefly."""
+async def _flush_odds(ctx: AppContext, feed: OddsFeed, storage: Storage) -> None:
+    """Persist odds moves in small batches so write locks are held only briefly."""
     while True:
         await asyncio.sleep(ctx.settings.odds_flush_s)
         records = feed.take_dirty()
         if records:
-            await ctx.call(storage.save_odds, records)
+            try:
+                await storage.save_odds(records)
+            except DomainError as exc:  # contention or timeout: keep the feed running
+                _log.warning("odds flush failed (%s); %d moves not stored", exc.code, len(records))
 
 
-async def _maintain(storage: SQLiteStorage, every_s: float = 1.0) -> None:
-    """Run storage housekeeping (WAL checkpoints) in the threadpool, off the loop."""
+async def _maintain(storage: Storage, every_s: float = 1.0) -> None:
+    """Run storage housekeeping (WAL checkpoints) off the request path."""
     while True:
         await asyncio.sleep(every_s)
-        await run_in_threadpool(storage.maintenance)
+        await storage.maintenance()
 
 
 def _register_gauges(ctx: AppContext) -> None:
@@ -231,7 +234,27 @@ def _register_gauges(ctx: AppContext) -> None:
     gauge("sut_dlq_size", "Events dead-lettered", live(lambda r: r.service.bus.dead_letter_total))
     gauge(
         "sut_db_retries",
-        "Transactions retried on a busy database",
-        live(lambda r: r.service.storage.retries),
+        "Transactions retried (busy database, deadlock, serialization failure, key race)",
+        live(lambda r: r.service.storage.stats.retries),
+    )
+    gauge(
+        "sut_db_deadlocks",
+        "Transactions aborted by a detected deadlock (each then retried)",
+        live(lambda r: r.service.storage.stats.deadlocks),
+    )
+    gauge(
+        "sut_db_serialization_failures",
+        "Transactions aborted by a serialization failure (each then retried)",
+        live(lambda r: r.service.storage.stats.serialization_failures),
+    )
+    gauge(
+        "sut_db_retries_exhausted",
+        "Transactions that still failed after the last retry (answered 503)",
+        live(lambda r: r.service.storage.stats.exhausted),
+    )
+    gauge(
+        "sut_hierarchy_cache_hits",
+        "Ancestor lookups answered by the cache",
+        live(lambda r: r.service.cache.hits),
     )
     gauge("sut_odds_updates", "Odds moves made by the feed", live(lambda r: r.feed.updates))

@@ -1,21 +1,23 @@
-"""Domain events and the in-process event bus with a dead-letter queue and lag tracking.
+"""Domain events, their wire codec, and the in-process event bus (dead letters, lag).
 
-``publish`` is safe from any thread (handlers run in the threadpool); one consumer task
-on the event loop drains the bus. A Redis Streams bus can implement the same Protocol.
-Example::
+One consumer task on the event loop drains the bus. sut/events_redis.py implements the
+same EventBus Protocol on Redis Streams (the production-like profile). Example::
 
     bus = InProcessBus()
-    bus.publish(BetPlaced(bettor_id=9, stake_cents=500, exposure_cents=675, at=time.time()))
+    await bus.publish(BetPlaced(bettor_id=9, stake_cents=500, exposure_cents=675, at=0.0))
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+import orjson
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +63,41 @@ class DeadLetter:
     at: float
 
 
-class EventBus(Protocol):
-    """Where events go; consumed by one handler."""
+_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls for cls in (BetPlaced, BetSettled, HierarchyChanged)
+}
 
-    def publish(self, event: Event) -> None:
-        """Enqueue an event (thread-safe, never blocks)."""
+
+def encode_event(event: Event) -> dict[str, bytes]:
+    """An event as wire fields: its type name and its JSON body."""
+    return {"type": type(event).__name__.encode(), "data": orjson.dumps(dataclasses.asdict(event))}
+
+
+def decode_event(fields: dict[bytes, bytes]) -> Event:
+    """The inverse of ``encode_event``; ValueError for anything it cannot read."""
+    try:
+        cls = _TYPES[fields[b"type"].decode()]
+        body = orjson.loads(fields[b"data"])
+        return cls(**body)
+    except (KeyError, TypeError, orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"undecodable event {fields!r}: {exc!r}") from None
+
+
+class EventBus(Protocol):
+    """Where events go; consumed by one handler. Counters are read by the metrics."""
+
+    handled: int
+    dead_letter_total: int
+    last_lag_s: float
+    dead_letters: deque[DeadLetter]
+
+    @property
+    def pending(self) -> int:
+        """Events published but not yet handled (as far as this process knows)."""
+        ...
+
+    async def publish(self, event: Event) -> None:
+        """Append an event durably enough for this bus (returns once it is enqueued)."""
         ...
 
     async def consume(self, handler: Callable[[Event], Awaitable[None]]) -> None:
@@ -96,8 +128,12 @@ class InProcessBus:
         """Events published but not yet handled."""
         return len(self._queue) + int(self._busy)
 
-    def publish(self, event: Event) -> None:
-        """Append, then wake the consumer if it is asleep (order matters: see consume)."""
+    async def publish(self, event: Event) -> None:
+        """Append (never blocks)."""
+        self.publish_nowait(event)
+
+    def publish_nowait(self, event: Event) -> None:
+        """Append from any thread, then wake the consumer if it is asleep (see consume)."""
         self._queue.append(event)
         if self._sleeping and self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)

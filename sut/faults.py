@@ -18,8 +18,17 @@ All knobs are off by default. Give each as a repeated ``--fault SPEC`` flag or i
     Load the selections of a market list page with one query per market.
 ``global_wallet_lock``
     Every wallet-touching request (place bet, wallet, settle) holds one process-wide
-    lock for its whole duration, including a thread hop to the database, so they run
-    one at a time.
+    lock for its whole duration, including a thread hop to the database (SQLite) or
+    the round trips to the server (PostgreSQL), so they run one at a time.
+``unbounded_markets``
+    ``GET /markets`` reads every market after the cursor (no LIMIT in the query, with
+    all their selections) and cuts the page in memory: same answer, cost grows with
+    the table (20,000 markets by default).
+``deadlock_wallets``
+    PostgreSQL only: every bet transaction also locks two of four "hot" wallets, in
+    random order, before debiting its own, so concurrent bets deadlock (PostgreSQL
+    detects it after ``deadlock_timeout``, 1 s by default); the SUT retries them with
+    jittered backoff and counts them (``sut_db_deadlocks``).
 ``slow_consumer=<N>ms``
     The event aggregator sleeps N ms per event (dashboards lag, bus lag grows).
 ``slow_fanout=<N>ms``
@@ -49,7 +58,13 @@ _ROUTE_RULE = re.compile(
 _DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d+)?)ms$")
 _STALL = re.compile(r"^(?P<every>\d+(?:\.\d+)?)s/(?P<pause>\d+(?:\.\d+)?)ms$")
 _PARAM = re.compile(r"\{[^}/]*\}|\[[^\]/]*\]")
-_FLAGS = ("naive_dashboard", "n_plus_one_markets", "global_wallet_lock")
+_FLAGS = (
+    "naive_dashboard",
+    "n_plus_one_markets",
+    "global_wallet_lock",
+    "unbounded_markets",
+    "deadlock_wallets",
+)
 
 
 class FaultSpecError(ValueError):
@@ -107,6 +122,8 @@ class FaultSet:
     naive_dashboard: bool = False
     n_plus_one_markets: bool = False
     global_wallet_lock: bool = False
+    unbounded_markets: bool = False
+    deadlock_wallets: bool = False
     slow_consumer_ms: float = 0.0
     slow_fanout_ms: float = 0.0
     stall: StallFault | None = None
@@ -196,6 +213,8 @@ def parse_faults(specs: Iterable[str]) -> FaultSet:
         naive_dashboard=flags["naive_dashboard"],
         n_plus_one_markets=flags["n_plus_one_markets"],
         global_wallet_lock=flags["global_wallet_lock"],
+        unbounded_markets=flags["unbounded_markets"],
+        deadlock_wallets=flags["deadlock_wallets"],
         slow_consumer_ms=slow_consumer,
         slow_fanout_ms=slow_fanout,
         stall=stall,

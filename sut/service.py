@@ -1,12 +1,13 @@
-"""The betting service: use cases over storage, odds book and event bus.
+"""The betting service: use cases over storage, odds book, event bus and hierarchy cache.
 
-Methods are synchronous and run in the threadpool (they touch the database), except
-those marked async. Route handlers only parse, call one method, and serialise.
+Methods touching the database are coroutines (the storage backend decides whether its
+work runs on the loop, in the threadpool or on a server). Route handlers only parse,
+await one method, and serialise.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from dataclasses import dataclass, replace
 
@@ -28,7 +29,8 @@ from sut.domain import (
     Wallet,
     potential_profit_cents,
 )
-from sut.events import BetPlaced, BetSettled, HierarchyChanged, InProcessBus
+from sut.events import BetPlaced, BetSettled, EventBus, HierarchyChanged
+from sut.hierarchy_cache import DirectLookup, HierarchyCache
 from sut.odds import OddsBook
 from sut.storage.base import Storage
 
@@ -58,20 +60,22 @@ class BettingService:
         self,
         storage: Storage,
         book: OddsBook,
-        bus: InProcessBus,
+        bus: EventBus,
         aggregator: Aggregator,
         signer: TokenSigner,
+        cache: HierarchyCache | None = None,
     ) -> None:
         self.storage = storage
         self.book = book
         self.bus = bus
         self.aggregator = aggregator
         self.signer = signer
-        self._move_lock = threading.Lock()
+        self.cache: HierarchyCache = cache or DirectLookup()
+        self._move_lock = asyncio.Lock()
 
-    def login(self, username: str, password: str) -> Login:
+    async def login(self, username: str, password: str) -> Login:
         """Check credentials and issue a token; AuthError on any mismatch."""
-        user = self.storage.user_by_username(username)
+        user = await self.storage.user_by_username(username)
         if user is None or not check_password(password, user.username, user.password_hash):
             raise AuthError("invalid_credentials", "unknown user or wrong password")
         token, expires_at = self.signer.issue(user.id, user.role, time.time())
@@ -88,31 +92,40 @@ class BettingService:
         )
         return replace(market, version=max(quote.version, market.version), selections=selections)
 
-    def markets_page(
+    async def markets_page(
         self,
         sport: str | None,
         status: MarketStatus | None,
         after_id: int,
         limit: int,
-        n_plus_one: bool,
+        n_plus_one: bool = False,
+        unbounded: bool = False,
     ) -> list[Market]:
-        """A page of markets with live odds."""
-        page = self.storage.markets_page(sport, status, after_id, limit, n_plus_one)
+        """A page of markets with live odds.
+
+        ``unbounded`` is the ``unbounded_markets`` fault: the query has no LIMIT and the
+        page is cut in memory, so the answer is the same and only the cost grows.
+        """
+        if unbounded:
+            rows = await self.storage.markets_page(sport, status, after_id, None, n_plus_one)
+            page = rows[:limit]
+        else:
+            page = await self.storage.markets_page(sport, status, after_id, limit, n_plus_one)
         return [self._live(m) for m in page]
 
-    def market(self, market_id: int) -> Market:
+    async def market(self, market_id: int) -> Market:
         """One market with live odds; NotFound if unknown."""
-        market = self.storage.market(market_id)
+        market = await self.storage.market(market_id)
         if market is None:
             raise NotFound(f"market {market_id} does not exist")
         return self._live(market)
 
-    def place_bet(self, order: BetOrder) -> PlacedBet:
+    async def place_bet(self, order: BetOrder) -> PlacedBet:
         """Place (or replay) a bet and publish BetPlaced for a new one."""
-        placed = self.storage.place_bet(order, self.book.check_price)
+        placed = await self.storage.place_bet(order, self.book.check_price)
         if placed.created:
             bet = placed.bet
-            self.bus.publish(
+            await self.bus.publish(
                 BetPlaced(
                     bet.user_id,
                     bet.stake_cents,
@@ -122,24 +135,24 @@ class BettingService:
             )
         return placed
 
-    def wallet(self, user_id: int) -> Wallet:
+    async def wallet(self, user_id: int) -> Wallet:
         """A bettor's wallet; NotFound for users without one."""
-        wallet = self.storage.wallet(user_id)
+        wallet = await self.storage.wallet(user_id)
         if wallet is None:
             raise NotFound(f"user {user_id} has no wallet")
         return wallet
 
-    def bets_page(self, user_id: int, after_id: int, limit: int) -> list[Bet]:
+    async def bets_page(self, user_id: int, after_id: int, limit: int) -> list[Bet]:
         """A page of the caller's bets."""
-        return self.storage.bets_page(user_id, after_id, limit)
+        return await self.storage.bets_page(user_id, after_id, limit)
 
-    def settle(self, market_id: int, winning_selection_id: int) -> Settlement:
+    async def settle(self, market_id: int, winning_selection_id: int) -> Settlement:
         """Settle a market, stop its odds, publish one BetSettled per bet."""
         now = time.time()
-        settlement = self.storage.settle_market(market_id, winning_selection_id, now)
+        settlement = await self.storage.settle_market(market_id, winning_selection_id, now)
         self.book.set_status(market_id, MarketStatus.SETTLED)
         for bet in settlement.bets:
-            self.bus.publish(
+            await self.bus.publish(
                 BetSettled(
                     bet.user_id,
                     bet.stake_cents,
@@ -150,14 +163,33 @@ class BettingService:
             )
         return settlement
 
-    def move(self, user_id: int, new_parent_id: int) -> HierarchyMove:
+    async def move(self, user_id: int, new_parent_id: int) -> HierarchyMove:
         """Move a user; the lock keeps HierarchyChanged events in commit order."""
-        with self._move_lock:
-            move = self.storage.move_user(user_id, new_parent_id)
-            self.bus.publish(
+        async with self._move_lock:
+            move = await self.storage.move_user(user_id, new_parent_id)
+            await self.cache.invalidate()
+            await self.bus.publish(
                 HierarchyChanged(move.user_id, move.old_parent_id, move.new_parent_id, time.time())
             )
         return move
+
+    async def ancestors(self, user_id: int) -> list[int]:
+        """A user's agents, nearest first (cached in the production-like profile)."""
+        return await self.cache.ancestors(user_id, self.storage.ancestors)
+
+    async def member(self, agent_id: int, user_id: int) -> tuple[User, Totals]:
+        """One user of an agent's downline with its subtree totals; NotFound otherwise.
+
+        "Otherwise" includes users outside the agent's downline: an agent must not learn
+        whether a user it does not manage exists.
+        """
+        if agent_id not in await self.ancestors(user_id):
+            raise NotFound(f"user {user_id} is not in your downline")
+        user = await self.storage.user(user_id)
+        totals = self.aggregator.totals(user_id)
+        if user is None or totals is None:
+            raise NotFound(f"user {user_id} is not in your downline")
+        return user, totals
 
     def dashboard(self, agent_id: int) -> Totals:
         """Downline Totals from the pre-aggregated state: O(1), safe on the event loop."""
@@ -166,21 +198,21 @@ class BettingService:
             raise NotFound(f"agent {agent_id} has no aggregate")
         return totals
 
-    def naive_dashboard(self, agent_id: int) -> Totals:
+    async def naive_dashboard(self, agent_id: int) -> Totals:
         """Downline Totals by recursive query (the ``naive_dashboard`` fault)."""
-        return self.storage.naive_totals(agent_id)
+        return await self.storage.naive_totals(agent_id)
 
-    def downline_page(self, agent_id: int, after_id: int, limit: int) -> list[DownlineMember]:
+    async def downline_page(self, agent_id: int, after_id: int, limit: int) -> list[DownlineMember]:
         """A page of the agent's direct and indirect downline."""
-        return self.storage.downline_page(agent_id, after_id, limit)
+        return await self.storage.downline_page(agent_id, after_id, limit)
 
-    def recompute(self) -> Aggregator:
+    async def recompute(self) -> Aggregator:
         """A fresh aggregator rebuilt from the database (audit and startup)."""
-        return Aggregator.build(self.storage.hierarchy(), self.storage.bettor_totals())
+        return await rebuild_aggregator(self.storage)
 
-    def money_checks(self) -> list[AuditCheck]:
+    async def money_checks(self) -> list[AuditCheck]:
         """Money invariants from one database snapshot."""
-        audit = self.storage.money_audit()
+        audit = await self.storage.money_audit()
         accounted = (
             audit.balances_cents
             + audit.open_stakes_cents
@@ -206,3 +238,8 @@ class BettingService:
                 f"{audit.duplicate_idempotency_keys} keys with more than one bet",
             ),
         ]
+
+
+async def rebuild_aggregator(storage: Storage) -> Aggregator:
+    """Aggregates rebuilt from the database, the source of truth."""
+    return Aggregator.build(await storage.hierarchy(), await storage.bettor_totals())

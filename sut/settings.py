@@ -4,15 +4,25 @@ Example::
 
     >>> from sut import Settings, create_app
     >>> app = create_app(Settings(markets=200, bettors=50, agents=10, odds_rate=0))
+
+The production-like profile (PostgreSQL storage, Redis Streams event bus and Redis
+hierarchy cache) takes its server URLs from here, never from constants::
+
+    Settings(backend="postgres", pg_dsn="postgresql://postgres@127.0.0.1:5432/test",
+             redis_url="redis://127.0.0.1:6379/0")
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sut.faults import FaultSet
+
+BACKENDS = ("sqlite", "postgres")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,9 +30,27 @@ class Settings:
     """Everything that shapes one SUT process; nothing is read from globals later.
 
     ``db_path=None`` means a fresh temporary database, removed at shutdown.
+    ``schema=None`` / ``key_prefix=None`` mean a fresh random PostgreSQL schema / Redis key
+    prefix (``sut_<hex>``), dropped / deleted at shutdown; named ones are kept (so a
+    restarted SUT finds its data again) and are the caller's to clean up.
     """
 
+    backend: str = "sqlite"
     db_path: Path | None = None
+    #: PostgreSQL DSN (``backend="postgres"``), e.g. postgresql://user@host:5432/db
+    pg_dsn: str | None = None
+    #: Redis URL; when set, events go through Redis Streams and ancestor lookups are cached
+    redis_url: str | None = None
+    schema: str | None = None
+    key_prefix: str | None = None
+    pg_pool_size: int = 16
+    statement_timeout_ms: int = 5_000
+    #: retries of a transaction that hit a deadlock / serialization failure / unique race
+    db_max_retries: int = 8
+    #: an event unacknowledged this long (its consumer died or failed) is redelivered
+    claim_idle_s: float = 1.0
+    #: deliveries before an event goes to the dead-letter stream
+    max_deliveries: int = 3
     seed: int = 42
     markets: int = 20_000
     bettors: int = 5_000
@@ -59,3 +87,19 @@ class Settings:
             raise ValueError("stake limits must satisfy 0 < min <= max")
         if self.odds_rate < 0:
             raise ValueError("odds_rate must not be negative")
+        self._check_profile()
+
+    def _check_profile(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        if self.backend == "postgres" and not self.pg_dsn:
+            raise ValueError("backend postgres needs a DSN (--pg-dsn or SUT_PG_DSN)")
+        if self.faults.deadlock_wallets and self.backend != "postgres":
+            raise ValueError("the deadlock_wallets fault needs --backend postgres")
+        for label, name in (("schema", self.schema), ("key prefix", self.key_prefix)):
+            if name is not None and not _NAME.match(name):
+                raise ValueError(f"{label} {name!r} must match {_NAME.pattern}")
+        if self.pg_pool_size < 1 or self.db_max_retries < 0 or self.max_deliveries < 1:
+            raise ValueError("pool size and max deliveries must be >= 1, retries >= 0")
+        if self.statement_timeout_ms < 1 or self.claim_idle_s <= 0:
+            raise ValueError("statement timeout and claim idle time must be positive")

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from sut.auth import AuthError, Principal, TokenSigner
@@ -19,9 +16,6 @@ from sut.odds import OddsFeed
 from sut.service import BettingService
 from sut.settings import Settings
 from sut.stream import StreamHub
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +52,6 @@ class AppContext:
         if self.runtime is None:
             raise DomainError(503, "not_ready", "the SUT is starting or stopping")
         return self.runtime.hub
-
-    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a short storage call (a point read, one bet transaction).
-
-        Inline on the event loop by default: on one core the threadpool adds two thread
-        hops and GIL hand-offs that cost more than the ~20-100 us the SQLite call takes
-        (measured: ~4.5K vs ~3.2K req/s mixed). ``db_inline=False`` restores the hop, and
-        so does the ``global_wallet_lock`` fault, whose lock is then held across it.
-        """
-        if self.settings.db_inline and not self.settings.faults.global_wallet_lock:
-            return fn(*args, **kwargs)
-        return await run_in_threadpool(fn, *args, **kwargs)
-
-    async def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a long storage call (audit, recursive queries, settlement) in the threadpool."""
-        return await run_in_threadpool(fn, *args, **kwargs)
 
     def principal(self, conn: HTTPConnection, *roles: Role) -> Principal:
         """The verified caller from ``Authorization: Bearer``; 401/403 otherwise."""

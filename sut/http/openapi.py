@@ -104,6 +104,18 @@ def _components(settings: Settings) -> dict[str, Schema]:
             {"user_id": _INT, "username": _STR, "role": _STR, "parent_id": _INT, "depth": _INT}
         ),
         "MemberPage": _page("Member"),
+        "MemberDetail": _obj(
+            {
+                "user_id": _INT,
+                "username": _STR,
+                "role": _STR,
+                "parent_id": _INT,
+                "downline_bettors": {"type": "integer"},
+                "turnover": _NUM,
+                "pnl": _NUM,
+                "open_exposure": _NUM,
+            }
+        ),
         "SettleRequest": _obj({"winning_selection_id": _INT}),
         "Settlement": _obj(
             {
@@ -212,6 +224,14 @@ def openapi_document(settings: Settings) -> dict[str, object]:
         "/agents/me/downline": {
             "get": _op(
                 "Direct and indirect downline", "MemberPage", errors=("403", "422"), query=_PAGE
+            )
+        },
+        "/agents/me/downline/{id}": {
+            "get": _op(
+                "One downline member with its subtree totals (404 outside the downline)",
+                "MemberDetail",
+                errors=("403", "404"),
+                path_id=True,
             )
         },
         "/admin/markets/{id}/settle": {

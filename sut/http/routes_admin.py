@@ -27,7 +27,7 @@ class AdminRoutes:
         market_id = path_id(request)
         body = await read_json(request, self.ctx.settings.max_body_bytes)
         winner = field_int(body, "winning_selection_id")
-        settlement = await self.ctx.offload(self.ctx.service.settle, market_id, winner)
+        settlement = await self.ctx.service.settle(market_id, winner)
         return JSON(
             {
                 "market_id": settlement.market_id,
@@ -44,7 +44,7 @@ class AdminRoutes:
         body = await read_json(request, self.ctx.settings.max_body_bytes)
         user_id = field_int(body, "user_id")
         new_parent = field_int(body, "new_parent_id")
-        move = await self.ctx.offload(self.ctx.service.move, user_id, new_parent)
+        move = await self.ctx.service.move(user_id, new_parent)
         return JSON(
             {
                 "user_id": move.user_id,
@@ -72,10 +72,10 @@ class AdminRoutes:
         """
         service = self.ctx.service
         drained = await service.bus.wait_idle(_DRAIN_TIMEOUT_S)
-        checks = await self.ctx.offload(service.money_checks)
+        checks = await service.money_checks()
         mismatched: list[int] = []
         for _ in range(_AUDIT_ATTEMPTS):
-            fresh = await self.ctx.offload(service.recompute)
+            fresh = await service.recompute()
             await service.bus.wait_idle(_DRAIN_TIMEOUT_S)
             mismatched = service.aggregator.mismatches(fresh)
             if not mismatched:

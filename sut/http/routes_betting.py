@@ -48,7 +48,7 @@ class BettingRoutes:
             idempotency_key=field_str(body, "idempotency_key", MAX_IDEMPOTENCY_KEY),
             placed_at=time.time(),
         )
-        placed = await self.ctx.call(self.ctx.service.place_bet, order)
+        placed = await self.ctx.service.place_bet(order)
         return JSON(bet_json(placed.bet), status_code=201 if placed.created else 200)
 
     async def bets(self, request: Request) -> Response:
@@ -56,7 +56,7 @@ class BettingRoutes:
         who = self.ctx.principal(request, Role.BETTOR)
         limit = query_limit(request)
         after = query_cursor(request, "b")
-        page = await self.ctx.call(self.ctx.service.bets_page, who.user_id, after, limit)
+        page = await self.ctx.service.bets_page(who.user_id, after, limit)
         return JSON(
             {
                 "items": [bet_json(b) for b in page],
@@ -67,7 +67,7 @@ class BettingRoutes:
     async def wallet(self, request: Request) -> Response:
         """The caller's balance."""
         who = self.ctx.principal(request, Role.BETTOR)
-        wallet = await self.ctx.call(self.ctx.service.wallet, who.user_id)
+        wallet = await self.ctx.service.wallet(who.user_id)
         return JSON(
             {
                 "user_id": wallet.user_id,

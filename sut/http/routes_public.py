@@ -39,7 +39,7 @@ class PublicRoutes:
         body = await read_json(request, self.ctx.settings.max_body_bytes)
         username = field_str(body, "username", 64)
         password = field_str(body, "password", 128)
-        login = await self.ctx.call(self.ctx.service.login, username, password)
+        login = await self.ctx.service.login(username, password)
         return JSON(
             {
                 "token": login.token,
@@ -56,13 +56,14 @@ class PublicRoutes:
         after = query_cursor(request, "m")
         sport = query_choice(request, "sport", _SPORTS)
         status = query_choice(request, "status", _STATUSES)
-        page = await self.ctx.call(
-            self.ctx.service.markets_page,
+        faults = self.ctx.settings.faults
+        page = await self.ctx.service.markets_page(
             sport,
             MarketStatus(status) if status else None,
             after,
             limit,
-            self.ctx.settings.faults.n_plus_one_markets,
+            n_plus_one=faults.n_plus_one_markets,
+            unbounded=faults.unbounded_markets,
         )
         return JSON(
             {
@@ -75,7 +76,7 @@ class PublicRoutes:
         """One market with its current odds and version."""
         self.ctx.principal(request)
         market_id = path_id(request)
-        market = await self.ctx.call(self.ctx.service.market, market_id)
+        market = await self.ctx.service.market(market_id)
         return JSON(market_json(market))
 
     async def metrics(self, request: Request) -> Response:

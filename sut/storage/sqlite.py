@@ -1,4 +1,7 @@
-"""SQLite storage: WAL mode, one shared writer connection and one reader, each behind a lock.
+"""SQLite engine: WAL mode, one shared writer connection and one reader, each behind a lock.
+
+Synchronous and thread-safe; sut/storage/sqlite_async.py adapts it to the async
+Storage interface (short calls inline on the loop, long ones in the threadpool).
 
 Why this shape: measured on a 2-vCPU box, one shared connection guarded by a lock and
 used from the threadpool sustains ~7.5K bet transactions/s, while one connection per
@@ -48,11 +51,11 @@ _BET_COLUMNS = (
 _MAX_BUSY_RETRIES = 50
 
 
-class SQLiteStorage:
-    """The default storage backend. Example::
+class SQLiteEngine:
+    """The default storage engine (synchronous). Example::
 
-    storage = SQLiteStorage(Path("/tmp/sut.db"))
-    storage.open()
+    engine = SQLiteEngine(Path("/tmp/sut.db"))
+    engine.open()
     """
 
     def __init__(self, path: Path) -> None:
@@ -175,10 +178,13 @@ class SQLiteStorage:
         sport: str | None,
         status: MarketStatus | None,
         after_id: int,
-        limit: int,
+        limit: int | None,
         n_plus_one: bool = False,
     ) -> list[Market]:
-        """A keyset page of markets; selections in one query (or N with the fault)."""
+        """A keyset page of markets; selections in one query (or N with the fault).
+
+        ``limit=None`` (the ``unbounded_markets`` fault) reads every matching market.
+        """
         where = ["id > ?"]
         args: list[object] = [after_id]
         if sport is not None:
@@ -187,13 +193,13 @@ class SQLiteStorage:
         if status is not None:
             where.append("status = ?")
             args.append(status.value)
-        sql = (
-            "SELECT id, sport, name, status, version FROM markets WHERE "
-            + " AND ".join(where)
-            + " ORDER BY id LIMIT ?"
-        )
+        condition = " AND ".join(where)
+        sql = f"SELECT id, sport, name, status, version FROM markets WHERE {condition} ORDER BY id"
         with self._read() as conn:
-            rows = conn.execute(sql, [*args, limit]).fetchall()
+            if limit is None:
+                rows = conn.execute(sql, args).fetchall()
+                return _assemble(rows, _selections_where(conn, condition, args))
+            rows = conn.execute(sql + " LIMIT ?", [*args, limit]).fetchall()
             ids = [row[0] for row in rows]
             if n_plus_one:
                 selections = [
@@ -333,6 +339,11 @@ class SQLiteStorage:
         with self._write() as conn:
             return admin.move_user(conn, user_id, new_parent_id)
 
+    def ancestors(self, user_id: int) -> list[int]:
+        """The user's agents, nearest first."""
+        with self._read() as conn:
+            return reports.ancestors(conn, user_id)
+
     def downline_page(self, agent_id: int, after_id: int, limit: int) -> list[DownlineMember]:
         """A keyset page (by user id) of an agent's whole downline."""
         with self._read() as conn:
@@ -379,6 +390,16 @@ def _selections_of(
         f"SELECT market_id, id, name, odds_milli FROM selections WHERE market_id IN ({marks})"
         " ORDER BY market_id, id",
         market_ids,
+    ).fetchall()
+
+
+def _selections_where(
+    conn: sqlite3.Connection, condition: str, args: list[object]
+) -> list[tuple[int, int, str, int]]:
+    return conn.execute(
+        "SELECT market_id, id, name, odds_milli FROM selections WHERE market_id IN"
+        f" (SELECT id FROM markets WHERE {condition}) ORDER BY market_id, id",
+        args,
     ).fetchall()
 
 

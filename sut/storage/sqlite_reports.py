@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from sut.domain import DownlineMember, MoneyAudit, Role, Totals
+from sut.storage.base import MAX_DEPTH
 
 DOWNLINE_CTE = """
 WITH RECURSIVE down(id, depth) AS (
@@ -37,6 +38,22 @@ def downline_page(
         {"agent": agent_id, "after": after_id, "limit": limit},
     ).fetchall()
     return [DownlineMember(r[0], r[1], Role(r[2]), r[3], r[4]) for r in rows]
+
+
+ANCESTORS_SQL = f"""
+WITH RECURSIVE up(id, parent_id, depth) AS (
+    SELECT id, parent_id, 0 FROM users WHERE id = ?
+    UNION ALL
+    SELECT u.id, u.parent_id, up.depth + 1 FROM users u JOIN up ON u.id = up.parent_id
+    WHERE up.depth < {MAX_DEPTH}
+)
+SELECT id FROM up WHERE depth > 0 ORDER BY depth
+"""
+
+
+def ancestors(conn: sqlite3.Connection, user_id: int) -> list[int]:
+    """The user's agents, nearest first (depth-bounded)."""
+    return [row[0] for row in conn.execute(ANCESTORS_SQL, (user_id,))]
 
 
 def hierarchy(conn: sqlite3.Connection) -> list[tuple[int, Role, int | None]]:

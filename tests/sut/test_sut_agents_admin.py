@@ -294,7 +294,8 @@ def test_poison_event_goes_to_the_dead_letter_queue(client: TestClient, as_: Any
     from sut.events import BetPlaced
 
     service = client.app.state.ctx.service  # type: ignore[attr-defined]
-    service.bus.publish(BetPlaced(bettor_id=987_654, stake_cents=100, exposure_cents=50, at=0.0))
+    poison = BetPlaced(bettor_id=987_654, stake_cents=100, exposure_cents=50, at=0.0)
+    client.portal.call(service.bus.publish, poison)  # type: ignore[attr-defined]
     result = audit(client, as_)
     assert service.bus.dead_letters[0].error.startswith("UnknownUser")
     assert {c["name"] for c in result["checks"] if not c["ok"]} == {"no_dead_letters"}

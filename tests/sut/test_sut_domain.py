@@ -121,8 +121,8 @@ def test_bus_dead_letters_and_drains() -> None:
             agg.apply(event)  # type: ignore[arg-type]
 
         task = asyncio.create_task(bus.consume(handle))
-        bus.publish(BetPlaced(5, 10, 5, 0.0))
-        bus.publish(BetPlaced(404, 10, 5, 0.0))
+        await bus.publish(BetPlaced(5, 10, 5, 0.0))
+        await bus.publish(BetPlaced(404, 10, 5, 0.0))
         assert await bus.wait_idle(2.0)
         task.cancel()
         return bus

@@ -43,7 +43,12 @@ def test_naive_dashboard_gives_the_same_numbers_by_another_path(
         service = client.app.state.ctx.service
         calls = []
         original = service.storage.naive_totals
-        service.storage.naive_totals = lambda agent: calls.append(agent) or original(agent)
+
+        async def counted(agent: int) -> Any:
+            calls.append(agent)
+            return await original(agent)
+
+        service.storage.naive_totals = counted
         slow = _dashboard(client, login(client, "agent1"))
     assert slow == fast
     assert calls  # the recursive query ran instead of the aggregate read
