@@ -27,6 +27,7 @@ path it records nothing, so the web UI works as usual.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,13 @@ def _add_arguments(parser: Any) -> None:
         env_var="LOADGATE_ARRIVAL_RATE",
         help="open model: requests started per second across all generator processes "
         "(0: closed model, users think between requests)",
+    )
+    add(
+        "--loadgate-samples",
+        default="",
+        env_var="LOADGATE_SAMPLES",
+        help="audit aid: each process also writes every measured sample to PREFIX.<pid>.tsv "
+        "(slow; for proving the merged histograms exact)",
     )
     add(
         "--loadgate-stages",
@@ -218,7 +226,14 @@ class _Wiring:
         share = max(1, int(_option(env, "expect_workers", 1))) if self.is_worker else 1
         return rate / share
 
+    def open_samples(self) -> None:
+        prefix = _option(self.environment, "loadgate_samples", "")
+        if prefix and not self.is_master and self.recorder.sink is None:
+            out = Path(f"{prefix}.{os.getpid()}.tsv").open("a", encoding="utf-8")  # noqa: SIM115
+            self.recorder.sink = lambda key, us: print(key, us, sep="\t", file=out, flush=True)
+
     def on_test_start(self, **_: Any) -> None:
+        self.open_samples()
         rate = self.configure()
         now = time.time()
         self.recorder.start(now)

@@ -13,7 +13,7 @@ Per request it is one dict lookup and one or two HDR updates (~2 µs), not an ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -110,6 +110,8 @@ class Recorder:
         self.stage_data: dict[int, dict[str, tuple[LatencyHistogram, list[int]]]] = {}
         self.users: dict[int, int] = {}
         self.arrivals = {"intended": 0, "dropped": 0}
+        # audit aid (tests): every windowed sample, as (key, latency µs); None in real runs
+        self.sink: Callable[[str, int], None] | None = None
 
     # --- recording ----------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -153,6 +155,8 @@ class Recorder:
             ep.add_failure(_failure_kind(exception))
             return
         ep.histogram.record(latency_us)
+        if self.sink is not None:
+            self.sink(key, latency_us)
         if ep.corrected is not None:
             late_us = int((start_time - intended) * 1e6) if intended is not None else 0
             ep.corrected.record(latency_us + max(0, late_us))
