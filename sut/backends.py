@@ -80,6 +80,7 @@ async def open_backend(settings: Settings) -> Backend:
             max_retries=settings.db_max_retries,
             drop_on_close=settings.schema is None,
             deadlock_fault=settings.faults.deadlock_wallets,
+            deadlock_timeout_ms=settings.pg_deadlock_timeout_ms,
             seed=settings.seed,
         )
         storage, label = pg, f"postgres schema {pg.schema}"

@@ -1,5 +1,9 @@
 """Command line: ``python -m sut --host H --port P [--db PATH] [--fault SPEC]...``.
 
+The production-like profile: ``--backend postgres --pg-dsn DSN [--redis-url URL]``
+(or ``SUT_BACKEND`` / ``SUT_PG_DSN`` / ``SUT_REDIS_URL``); ``--schema`` / ``--key-prefix``
+name a schema / key prefix to keep across restarts (default: fresh ones, removed at exit).
+
 Parses flags (and ``SUT_FAULTS``) once into Settings, builds the app and serves it
 with uvicorn (uvloop, httptools, no access log: the access log halves throughput).
 SIGTERM/SIGINT stop it cleanly with exit status 0; a bad flag or fault spec exits 2
@@ -64,6 +68,38 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run every storage call in the threadpool (default: short ones inline)",
     )
+    p.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default=None,
+        help="storage backend (default sqlite; env SUT_BACKEND)",
+    )
+    p.add_argument("--pg-dsn", default=None, help="PostgreSQL DSN (env SUT_PG_DSN)")
+    p.add_argument(
+        "--redis-url",
+        default=None,
+        help="Redis URL: Redis Streams event bus + hierarchy cache (env SUT_REDIS_URL)",
+    )
+    p.add_argument(
+        "--schema",
+        default=None,
+        help="PostgreSQL schema to use and keep (default: a fresh one, dropped at exit)",
+    )
+    p.add_argument(
+        "--key-prefix",
+        default=None,
+        help="Redis key prefix to use and keep (default: a fresh one, deleted at exit)",
+    )
+    p.add_argument("--pg-pool-size", type=int, default=16)
+    p.add_argument(
+        "--statement-timeout", type=float, default=5.0, help="PostgreSQL statement timeout, seconds"
+    )
+    p.add_argument(
+        "--pg-deadlock-timeout",
+        type=float,
+        default=None,
+        help="PostgreSQL deadlock_timeout for the SUT's sessions, seconds (default: server's)",
+    )
     p.add_argument("--log-level", default="warning")
     return p
 
@@ -87,6 +123,16 @@ def parse_settings(argv: Sequence[str], environ: dict[str, str]) -> tuple[Settin
             heartbeat_s=args.heartbeat,
             faults=faults,
             db_inline=not args.db_threadpool,
+            backend=args.backend or environ.get("SUT_BACKEND", "sqlite"),
+            pg_dsn=args.pg_dsn or environ.get("SUT_PG_DSN") or None,
+            redis_url=args.redis_url or environ.get("SUT_REDIS_URL") or None,
+            schema=args.schema,
+            key_prefix=args.key_prefix,
+            pg_pool_size=args.pg_pool_size,
+            statement_timeout_ms=round(args.statement_timeout * 1000),
+            pg_deadlock_timeout_ms=(
+                None if args.pg_deadlock_timeout is None else round(args.pg_deadlock_timeout * 1000)
+            ),
             **extra,  # type: ignore[arg-type]
         )
     except ValueError as exc:

@@ -25,10 +25,11 @@ All knobs are off by default. Give each as a repeated ``--fault SPEC`` flag or i
     all their selections) and cuts the page in memory: same answer, cost grows with
     the table (20,000 markets by default).
 ``deadlock_wallets``
-    PostgreSQL only: every bet transaction also locks two of four "hot" wallets, in
-    random order, before debiting its own, so concurrent bets deadlock (PostgreSQL
-    detects it after ``deadlock_timeout``, 1 s by default); the SUT retries them with
-    jittered backoff and counts them (``sut_db_deadlocks``).
+    PostgreSQL only: every bet transaction also locks two of eight "hot" wallets, in
+    random order, before debiting its own, so concurrent bets queue on those rows and
+    deadlock (PostgreSQL detects it after ``deadlock_timeout``, 1 s by default, see
+    ``--pg-deadlock-timeout``); the SUT retries them with jittered backoff and counts
+    them (``sut_db_deadlocks``).
 ``slow_consumer=<N>ms``
     The event aggregator sleeps N ms per event (dashboards lag, bus lag grows).
 ``slow_fanout=<N>ms``

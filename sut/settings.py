@@ -45,6 +45,8 @@ class Settings:
     key_prefix: str | None = None
     pg_pool_size: int = 16
     statement_timeout_ms: int = 5_000
+    #: PostgreSQL's deadlock_timeout for our sessions (None: the server's, 1 s by default)
+    pg_deadlock_timeout_ms: int | None = None
     #: retries of a transaction that hit a deadlock / serialization failure / unique race
     db_max_retries: int = 8
     #: an event unacknowledged this long (its consumer died or failed) is redelivered

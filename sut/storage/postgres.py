@@ -53,7 +53,7 @@ _BET_COLUMNS = (
 )
 _MARKET_COLUMNS = "id, sport, name, status, version"
 _USER_COLUMNS = "id, username, role, parent_id, password_hash"
-_HOT_WALLETS = 4
+_HOT_WALLETS = 8
 _DEADLOCK_WINDOW_S = 0.002
 
 
@@ -70,6 +70,7 @@ class PostgresStorage:
         max_retries: int = 8,
         drop_on_close: bool = False,
         deadlock_fault: bool = False,
+        deadlock_timeout_ms: int | None = None,
         seed: int = 0,
     ) -> None:
         self._dsn = dsn
@@ -78,6 +79,7 @@ class PostgresStorage:
         self._timeout_ms = statement_timeout_ms
         self._drop = drop_on_close
         self._deadlock_fault = deadlock_fault
+        self._deadlock_timeout_ms = deadlock_timeout_ms
         self._rng = random.Random(seed)
         self._stats = RetryStats()
         self._max_retries = max_retries
@@ -111,16 +113,20 @@ class PostgresStorage:
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         finally:
             await conn.close()
+        server_settings = {
+            "search_path": self.schema,
+            "statement_timeout": str(self._timeout_ms),
+            "idle_in_transaction_session_timeout": str(self._timeout_ms * 2),
+            "application_name": f"sut:{self.schema}",
+        }
+        if self._deadlock_timeout_ms is not None:
+            # needs a superuser or `GRANT SET ON PARAMETER deadlock_timeout` (PostgreSQL 15+)
+            server_settings["deadlock_timeout"] = str(self._deadlock_timeout_ms)
         self._pool = await asyncpg.create_pool(
             self._dsn,
             min_size=min(2, self._pool_size),
             max_size=self._pool_size,
-            server_settings={
-                "search_path": self.schema,
-                "statement_timeout": str(self._timeout_ms),
-                "idle_in_transaction_session_timeout": str(self._timeout_ms * 2),
-                "application_name": f"sut:{self.schema}",
-            },
+            server_settings=server_settings,
         )
         self._tx = TxRunner(self._pool, self._stats, self._max_retries, self._rng)
         async with self._pool.acquire() as conn:

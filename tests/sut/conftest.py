@@ -1,12 +1,19 @@
 """Fixtures for the SUT tests: a small in-process app and a real subprocess server.
 
 Helpers are exposed as fixtures (not imports) so test modules need no sys.path tricks.
+The ``settings`` fixture (and so ``client``) is parametrised over both profiles: the
+embedded SQLite one and the production-like PostgreSQL + Redis one. The latter runs
+against real servers (``SUT_TEST_PG_DSN`` / ``SUT_TEST_REDIS_URL``, default the local
+ones CI starts), each test in its own schema and key prefix, dropped afterwards; it is
+skipped with the reason when a server is unreachable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,11 +21,15 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():
@@ -27,11 +38,99 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from sut import Settings, create_app
+from sut.backends import delete_prefix
+from sut.storage.postgres import drop_schema
 
 Client = TestClient | httpx.Client
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {"markets": 200, "bettors": 50, "agents": 10}
+PG_DSN = os.environ.get("SUT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SUT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.slow)]
+
+
+@dataclass(frozen=True)
+class Servers:
+    """Where the production-like profile's servers are, and one run's names on them."""
+
+    pg_dsn: str
+    redis_url: str
+
+    def names(self) -> tuple[str, str]:
+        """A fresh (schema, key prefix) pair for one test."""
+        token = secrets.token_hex(5)
+        return f"sut_t{token}", f"sut_t{token}"
+
+    def settings(self, schema: str, prefix: str, **kw: Any) -> Settings:
+        """Production-like settings on these servers, quick to redeliver events."""
+        base: dict[str, Any] = {"seed": 7, "odds_rate": 0, "claim_idle_s": 0.2, **SMALL}
+        return Settings(
+            backend="postgres",
+            pg_dsn=self.pg_dsn,
+            redis_url=self.redis_url,
+            schema=schema,
+            key_prefix=prefix,
+            **{**base, **kw},
+        )
+
+    def cleanup(self, schema: str, prefix: str) -> None:
+        """Drop a test's schema and keys (idempotent; runs even after a failed test)."""
+
+        async def run() -> None:
+            await drop_schema(self.pg_dsn, schema)
+            client = aioredis.from_url(self.redis_url)
+            try:
+                await delete_prefix(client, prefix)
+            finally:
+                await client.aclose()
+
+        asyncio.run(run())
+
+    def cli_args(self, schema: str, prefix: str) -> list[str]:
+        """``python -m sut`` flags for this profile."""
+        return ["--backend", "postgres", "--pg-dsn", self.pg_dsn, "--redis-url",
+                self.redis_url, "--schema", schema, "--key-prefix", prefix]  # fmt: skip
+
+
+def _probe(pg_dsn: str, redis_url: str) -> str | None:
+    """None when both servers answer, else the reason (shown in the skip)."""
+
+    async def run() -> str | None:
+        try:
+            conn = await asyncpg.connect(pg_dsn, timeout=3)
+            await conn.close()
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            return f"PostgreSQL not reachable at {pg_dsn}: {exc!r}"
+        client = aioredis.from_url(redis_url, socket_connect_timeout=3)
+        try:
+            await client.ping()
+        except (OSError, RedisError) as exc:
+            return f"Redis not reachable at {redis_url}: {exc!r}"
+        finally:
+            await client.aclose()
+        return None
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def servers() -> Servers:
+    """The PostgreSQL and Redis servers; skips (with the reason) when one is unreachable."""
+    reason = _probe(PG_DSN, REDIS_URL)
+    if reason:
+        pytest.skip(reason)
+    return Servers(PG_DSN, REDIS_URL)
+
+
+@pytest.fixture
+def pg_names(servers: Servers) -> Iterator[tuple[str, str]]:
+    """A fresh (schema, key prefix) on the servers, removed after the test."""
+    schema, prefix = servers.names()
+    try:
+        yield schema, prefix
+    finally:
+        servers.cleanup(schema, prefix)
 
 
 @contextlib.contextmanager
@@ -112,10 +211,31 @@ def sut_process(
             proc.stderr.close()
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage profile under test: "sqlite" or "postgres" (with Redis)."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
     """Small, quiet settings: no odds feed, so prices only change when a test says so."""
-    return Settings(db_path=tmp_path / "sut.db", seed=7, odds_rate=0, **SMALL)
+    if backend == "sqlite":
+        return Settings(db_path=tmp_path / "sut.db", seed=7, odds_rate=0, **SMALL)
+    servers: Servers = request.getfixturevalue("servers")
+    schema, prefix = request.getfixturevalue("pg_names")
+    return servers.settings(schema, prefix)
+
+
+@pytest.fixture
+def backend_args(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> list[str]:
+    """``python -m sut`` flags selecting the profile under test."""
+    if backend == "sqlite":
+        return ["--db", str(tmp_path / "sut.db")]
+    servers: Servers = request.getfixturevalue("servers")
+    schema, prefix = request.getfixturevalue("pg_names")
+    return servers.cli_args(schema, prefix)
 
 
 @pytest.fixture

@@ -129,18 +129,24 @@ def test_fixed_latency_fault_adds_its_delay(
 def test_proportional_latency_fault_scales_handler_time(
     settings: Settings, running: Any, login: Any
 ) -> None:
-    # n_plus_one makes the handler measurably slow, so 300% of it is well above noise
+    # n_plus_one makes the handler measurably slow, so 300% of it is well above noise.
+    # Both apps run at once and are measured alternately, the fastest of 7 each: on
+    # PostgreSQL the server shares the 2 cores (autovacuum wakes after seeding), so
+    # back-to-back medians of two apps measured minutes apart are too noisy to compare.
     base_settings = replace(settings, faults=parse_faults(["n_plus_one_markets"]))
     slow = replace(
-        settings, faults=parse_faults(["n_plus_one_markets", "latency:GET /markets=300%"])
+        settings,
+        faults=parse_faults(["n_plus_one_markets", "latency:GET /markets=300%"]),
+        key_prefix=None,  # its own event stream (a fresh prefix, removed at exit)
     )
-    with running(base_settings) as client:
-        headers = login(client, "bettor1")
-        base = _median_latency(client, "/markets?limit=200", headers)
-    with running(slow) as client:
-        headers = login(client, "bettor1")
-        faulty = _median_latency(client, "/markets?limit=200", headers)
-    assert faulty > base * 2.0
+    with running(base_settings) as base_client, running(slow) as slow_client:
+        base_headers = login(base_client, "bettor1")
+        slow_headers = login(slow_client, "bettor1")
+        base, faulty = [], []
+        for _ in range(7):
+            base.append(_median_latency(base_client, "/markets?limit=200", base_headers, 1))
+            faulty.append(_median_latency(slow_client, "/markets?limit=200", slow_headers, 1))
+    assert min(faulty) > min(base) * 2.0, (base, faulty)
 
 
 def test_error_fault_fails_its_share_with_503(settings: Settings, running: Any, login: Any) -> None:

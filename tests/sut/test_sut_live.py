@@ -40,8 +40,10 @@ async def _burst(
         )
 
 
-def test_hundreds_of_concurrent_bets_never_overdraw_a_wallet(sut_process: Any) -> None:
-    with sut_process(*SMALL, "--odds-rate", "0") as (base, _):
+def test_hundreds_of_concurrent_bets_never_overdraw_a_wallet(
+    sut_process: Any, backend_args: list[str]
+) -> None:
+    with sut_process(*SMALL, *backend_args, "--odds-rate", "0") as (base, _):
         _, headers = _login(base, "bettor7")
         market = _market(base, headers)
         selection = market["selections"][0]
@@ -69,8 +71,10 @@ def test_hundreds_of_concurrent_bets_never_overdraw_a_wallet(sut_process: Any) -
         assert audit["ok"], audit
 
 
-def test_concurrent_retries_of_one_key_place_one_bet(sut_process: Any) -> None:
-    with sut_process(*SMALL, "--odds-rate", "0") as (base, _):
+def test_concurrent_retries_of_one_key_place_one_bet(
+    sut_process: Any, backend_args: list[str]
+) -> None:
+    with sut_process(*SMALL, *backend_args, "--odds-rate", "0") as (base, _):
         _, headers = _login(base, "bettor8")
         selection = _market(base, headers, 2)["selections"][0]
         body = {"market_id": 2, "selection_id": selection["id"], "stake": 3.0,
@@ -84,9 +88,11 @@ def test_concurrent_retries_of_one_key_place_one_bet(sut_process: Any) -> None:
         assert httpx.get(f"{base}/admin/audit", headers=admin).json()["ok"]
 
 
-def test_bets_against_a_moving_feed_stay_consistent(sut_process: Any) -> None:
+def test_bets_against_a_moving_feed_stay_consistent(
+    sut_process: Any, backend_args: list[str]
+) -> None:
     """With the feed at full speed, bets either land or get odds_changed; audit holds."""
-    with sut_process(*SMALL, "--odds-rate", "5000") as (base, _):
+    with sut_process(*SMALL, *backend_args, "--odds-rate", "5000") as (base, _):
         _, headers = _login(base, "bettor9")
 
         async def run() -> list[int]:
