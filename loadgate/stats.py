@@ -358,6 +358,21 @@ def compare_groups(
     return BaselineComparison(outcome, ratio, low, high, p_value, detail)
 
 
+def detectable_change(baseline: Sequence[float], alpha: float = 0.01) -> float | None:
+    """The smallest rise a new run must show to stand out of the baseline's run-to-run noise,
+    as a fraction (0.12 = +12%): the upper edge of the prediction interval. None for K < 2.
+
+    >>> round(detectable_change([100, 110, 90, 105, 95]), 2)
+    0.38
+    """
+    if len(baseline) < 2:
+        return None
+    x = _logs("baseline", baseline)
+    k = len(x)
+    half = float(_sp.t.ppf(1.0 - alpha, k - 1)) * _spread(x) * math.sqrt(1.0 + 1.0 / k)
+    return math.exp(half) - 1.0
+
+
 def _t_tails(diff: float, scale: float, df: int) -> tuple[float, float]:
     """One-sided p-values (upper, lower) of ``diff / scale`` under a t(df) null.
 

@@ -38,6 +38,8 @@ class GatePolicy:
     confidence: float = 0.95
     quantiles: tuple[float, ...] = DEFAULT_GATED_QUANTILES
     force_compare: bool = False
+    # a metric whose baseline noise hides any change smaller than this is reported, not gated
+    max_detectable: float = 0.50
 
     def effect_for(self, endpoint: str) -> float:
         return self.min_effects.get(endpoint, self.min_effect)
@@ -391,6 +393,10 @@ def regression_checks(
             continue
         y = current.quantile(q) / 1000
         effect = policy.effect_for(name)
+        detectable = stats.detectable_change(values, policy.alpha)
+        if detectable is not None and detectable > policy.max_detectable:
+            out.append(_too_noisy(name, q, y, detectable, len(values)))
+            continue
         if len(values) >= 2:
             cmp = stats.compare_to_baseline(values, y, alpha=policy.alpha, min_effect=effect)
         else:
@@ -403,6 +409,21 @@ def regression_checks(
         outcome = _corrected_outcome(cmp, is_significant, policy.effect_for(name))
         out.append(_regression_check(name, q, y, cmp, outcome, baseline, advisory))
     return out
+
+
+def _too_noisy(name: str, q: float, y: float, detectable: float, runs: int) -> Check:
+    metric = f"p{q * 100:g}"
+    return Check(
+        "regression",
+        f"{name} {metric} vs baseline",
+        "pass",
+        f"{name} {metric} is {format_ms(y)}; not gated: across the {runs} baseline runs it "
+        f"varies so much that only a change above +{detectable:.0%} would stand out. "
+        "Make the runs longer or the load steadier to gate it.",
+        endpoint=name,
+        observed=y,
+        outcome="not gated",
+    )
 
 
 def _holm_significant(comparisons: Sequence[stats.BaselineComparison], alpha: float) -> list[bool]:

@@ -230,3 +230,13 @@ def test_compare_any_two_stored_files(tmp_path: Path) -> None:
     junk.write_text('{"schema": "other"}')
     with pytest.raises(DataError, match="neither a loadgate result nor a baseline"):
         load_side(junk)
+
+
+def test_a_metric_too_noisy_to_gate_is_reported_not_gated(tmp_path: Path) -> None:
+    baseline = load_baseline(_baseline(tmp_path, [10.0, 16.0, 7.0, 13.0, 9.0]))
+    assert baseline is not None
+    v = judge(make_result({BETS: (lognormal_ms(30, 20_000, 5), 0)}), [], baseline)
+    assert v.status == "pass"
+    checks = v.of_kind("regression")
+    assert {c.outcome for c in checks} == {"not gated"}
+    assert "only a change above +" in checks[0].message
