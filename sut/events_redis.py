@@ -111,11 +111,14 @@ class RedisStreamBus:
             if now - last_claim >= self._claim_idle_ms / 2000:
                 last_claim = now
                 await self.redeliver(handler)
+                await self._refresh_pending()
             if now - last_trim >= _TRIM_EVERY_S:
                 last_trim = now
                 await self._trim()
             if not reply:
                 await self._refresh_pending()
+            else:
+                self._pending = max(0, self._pending - sum(len(e) for _, e in reply))
 
     async def redeliver(self, handler: Callable[[Event], Awaitable[None]]) -> int:
         """Claim entries idle past ``claim_idle_s`` from any consumer and deliver them again."""
