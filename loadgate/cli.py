@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from loadgate import ab, baselines, compare, config, report, results, runner
+from loadgate import ab, baselines, compare, config, micro, report, results, runner
 from loadgate.budgets import budgets_from_result
 from loadgate.durations import format_ms, parse_duration
 from loadgate.errors import DataError, LoadgateError, UsageError
@@ -222,15 +222,21 @@ def _baseline(
 
 def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
     click.echo(f"\n{verdict.status.upper()}: {verdict.headline}")
-    click.echo(
-        f"{result.users_reached}/{result.users_target} users, {result.rps:.0f} req/s over "
-        f"{result.window_s:.0f} s ({result.warmup_s:.0f} s warm-up excluded)"
-    )
-    header = f"{'endpoint':<24} {'requests':>9} {'fail':>6} {'p50':>9} {'p95':>9} {'p99':>9}"
+    if result.profile.get("kind") == "micro":
+        click.echo(f"{len(result.endpoints)} benchmarks, {result.total_requests} rounds")
+    else:
+        click.echo(
+            f"{result.users_reached}/{result.users_target} users, {result.rps:.0f} req/s over "
+            f"{result.window_s:.0f} s ({result.warmup_s:.0f} s warm-up excluded)"
+        )
+    width = max([24, *(len(n) for n in result.endpoints)])
+    header = f"{'endpoint':<{width}} {'requests':>9} {'fail':>6} {'p50':>9} {'p95':>9} {'p99':>9}"
     click.echo(header)
     for name, ep in sorted(result.endpoints.items()):
         q = [format_ms(ep.quantile_ms(p)) for p in (0.5, 0.95, 0.99)]
-        click.echo(f"{name:<24} {ep.requests:>9} {ep.failures:>6} {q[0]:>9} {q[1]:>9} {q[2]:>9}")
+        click.echo(
+            f"{name:<{width}} {ep.requests:>9} {ep.failures:>6} {q[0]:>9} {q[1]:>9} {q[2]:>9}"
+        )
     for check in verdict.checks:
         if check.status != "pass":
             click.echo(f"  [{check.status}] {check.message}")
@@ -313,6 +319,51 @@ def ab_cmd(
         click.echo(line)
     _say(f"report: {out_dir / 'report.html'}")
     sys.exit(outcome.verdict.exit_code)
+
+
+@cli.command("micro")
+@click.option(
+    "--suite",
+    default="sut",
+    show_default=True,
+    help="benchmarks/micro/test_<suite>_micro.py (sut, harness)",
+)
+@click.option(
+    "--import",
+    "imported",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="judge an existing pytest-benchmark JSON file instead of running the suite",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="directory for this run's files [default: reports/<run-id>/]",
+)
+@baseline_options
+def micro_cmd(
+    suite: str,
+    imported: Path | None,
+    out: Path | None,
+    baseline_file: Path | None,
+    no_baseline: bool,
+    force: bool,
+) -> None:
+    """Run a micro-benchmark suite and judge it like a load test (median round time)."""
+    baseline = _baseline(micro.TARGET, suite, baseline_file, no_baseline)
+    out_dir = runner.prepare_out_dir(out, runner.make_run_id(f"micro-{suite}"))
+    json_path = imported or out_dir / "benchmark.json"
+    if imported is None:
+        _say(f"running micro-benchmark suite {suite!r} ...")
+        micro.run_suite(suite, json_path)
+    result = micro.import_benchmarks(json_path, suite, ["loadgate", *sys.argv[1:]])
+    results.write_result(out_dir / "result.json", result)
+    verdict = judge(result, (), baseline, GatePolicy.from_profile(result.profile, force))
+    paths = report.write_reports(out_dir, result, verdict, baseline)
+    _print_summary(result, verdict)
+    _say(f"report: {paths['html']}")
+    sys.exit(verdict.exit_code)
 
 
 @cli.command("report")
