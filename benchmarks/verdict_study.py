@@ -52,8 +52,8 @@ def one_run(out: Path, args: argparse.Namespace, fault: str | None) -> Values:
     values: Values = {}
     for name, ep in data["endpoints"].items():
         summary = ep["summary"]
-        if summary["requests"] >= 400:
-            for q in QUANTILES:
+        for q in QUANTILES:
+            if summary["requests"] - summary["failures"] >= stats.min_samples_for_interval(q):
                 values[(name, q)] = summary[f"p{q * 100:g}_ms"]
     return values
 
@@ -85,6 +85,8 @@ def baseline_trial(
     """Endpoints flagged when ``current`` is judged against 5 A runs (Holm across metrics)."""
     base = rng.sample(pool_a, 5)
     metrics = [m for m in current if all(m in b for b in base)]
+    if not metrics:
+        return set()
     comparisons = [
         stats.compare_to_baseline([b[m] for b in base], current[m], alpha=policy.alpha)
         for m in metrics
@@ -151,7 +153,7 @@ def main() -> int:
     parser.add_argument("--calibration", type=int, default=4)
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--warmup", default="3s")
-    parser.add_argument("--duration", default="15s")
+    parser.add_argument("--duration", default="20s")
     parser.add_argument("--effects", type=float, nargs="+", default=[0.10, 0.20, 0.50])
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
