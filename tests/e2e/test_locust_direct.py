@@ -43,7 +43,7 @@ def test_plain_locust_against_loadgate_sut(tmp_path) -> None:  # type: ignore[no
                 "--sut-markets",
                 "500",
                 "Bettor",
-            ],  # fmt: skip
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
