@@ -6,6 +6,7 @@ codes: 0 pass · 1 gate failed · 2 usage/config · 3 infrastructure · 4 invali
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import subprocess
 import sys
@@ -425,19 +426,36 @@ def bless(result_files: tuple[Path, ...], keep: int, path: Path | None) -> None:
     _say(f"{dest}: {stored.label}, keeping the last {keep}")
 
 
-@baseline.command("show")
-@click.option("--target", "-t", default="local", show_default=True)
-@click.option("--scenario", "-s", default="smoke", show_default=True)
-@click.option("--file", "path", type=click.Path(path_type=Path), default=None)
-def show(target: str, scenario: str, path: Path | None) -> None:
-    """Per endpoint P50/P95/P99 across the blessed runs (median and spread)."""
+def _which_baseline(f: Callable[..., None]) -> Callable[..., None]:
+    """--target / --scenario / --file: which stored baseline a command reads."""
+    f = click.option(
+        "--file",
+        "path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="baseline file [default: baselines/<target>/<scenario>.json]",
+    )(f)
+    f = click.option("--scenario", "-s", default="smoke", show_default=True)(f)
+    return click.option("--target", "-t", default="local", show_default=True)(f)
+
+
+def _stored(target: str, scenario: str, path: Path | None) -> tuple[Path, baselines.Baseline]:
     path = path or baselines.baseline_path(target, scenario)
     stored = baselines.load_baseline(path)
     if stored is None:
         raise UsageError(f"{path}: no baseline yet; bless one with 'loadgate baseline bless'")
+    return path, stored
+
+
+@baseline.command("show")
+@_which_baseline
+def show(target: str, scenario: str, path: Path | None) -> None:
+    """Per endpoint P50/P95/P99: the median over the blessed runs and their spread."""
+    path, stored = _stored(target, scenario, path)
     click.echo(f"{path}: {stored.target}/{stored.scenario}, {stored.label}")
     names = sorted({n for run in stored.runs for n in run.histograms})
-    click.echo(f"{'endpoint':<24} {'p50':>18} {'p95':>18} {'p99':>18}")
+    width = max([24, *(len(n) for n in names)])
+    click.echo(f"{'endpoint':<{width}} {'p50':>18} {'p95':>18} {'p99':>18}")
     for name in names:
         cells = []
         for q in (0.5, 0.95, 0.99):
@@ -445,22 +463,23 @@ def show(target: str, scenario: str, path: Path | None) -> None:
             if not values:
                 cells.append("-")
                 continue
-            mid = values[len(values) // 2]
-            spread = (values[-1] / values[0] - 1) * 100 if values[0] > 0 else 0.0
-            cells.append(f"{format_ms(mid)} ±{spread / 2:.0f}%")
-        click.echo(f"{name:<24} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
+            mid = format_ms(values[len(values) // 2])
+            if len(values) < 2:
+                cells.append(f"{mid} (1 run)")
+                continue
+            logs = [math.log(v) for v in values if v > 0]
+            mean = sum(logs) / len(logs)
+            sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / max(1, len(logs) - 1))
+            cells.append(f"{mid} ±{sd:.0%}")
+        click.echo(f"{name:<{width}} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
+    click.echo("(median over the blessed runs ± run-to-run standard deviation)")
 
 
 @baseline.command("history")
-@click.option("--target", "-t", default="local", show_default=True)
-@click.option("--scenario", "-s", default="smoke", show_default=True)
-@click.option("--file", "path", type=click.Path(path_type=Path), default=None)
+@_which_baseline
 def history(target: str, scenario: str, path: Path | None) -> None:
     """The blessed runs over time, with their provenance."""
-    path = path or baselines.baseline_path(target, scenario)
-    stored = baselines.load_baseline(path)
-    if stored is None:
-        raise UsageError(f"{path}: no baseline yet; bless one with 'loadgate baseline bless'")
+    path, stored = _stored(target, scenario, path)
     click.echo(f"{path}: {stored.label}, keeping the last {stored.keep}")
     click.echo(f"{'started':<26} {'run':<28} {'commit':<9} {'machine':<34} {'calib':>6}")
     for run in stored.runs:
