@@ -1,5 +1,5 @@
-"""Entry point for Locust, thin by design: binds the scenario users by name, the load shape,
-and loads the loadgate recorder. ``locust -f locustfile.py --host http://127.0.0.1:8000``
+"""Entry point for Locust, thin by design: binds the scenario users by name, the load plan
+driver, and loads the loadgate recorder. ``locust -f locustfile.py --host http://127.0.0.1:8000``
 opens the web UI.
 
 Pick users with Locust's own ``--class-picker`` or by naming them after the options,
@@ -17,11 +17,11 @@ from locust import events
 from loadgate import plugin
 from scenarios.agent import Agent
 from scenarios.bettor import Bettor
-from scenarios.shapes import MatchShape
+from scenarios.shapes import start_plan
 from scenarios.trader import Trader
 from scenarios.watcher import OddsWatcher
 
-__all__ = ["Agent", "Bettor", "MatchShape", "OddsWatcher", "Trader"]
+__all__ = ["Agent", "Bettor", "OddsWatcher", "Trader"]
 
 plugin.install()
 
@@ -98,6 +98,13 @@ def _arguments(parser: Any) -> None:
         help="users started in a fixed number whatever the total, e.g. Trader=2",
     )
     add(
+        "--loadgate-plan-users",
+        type=int,
+        default=0,
+        env_var="LOADGATE_PLAN_USERS",
+        help="the plan's users (capacity: the last step) [default: --users]",
+    )
+    add(
         "--loadgate-shape",
         default="constant",
         env_var="LOADGATE_SHAPE",
@@ -123,3 +130,4 @@ def _apply_mix(environment: Any, **_kw: Any) -> None:
 
 events.init_command_line_parser.add_listener(_arguments)
 events.init.add_listener(_apply_mix)
+events.test_start.add_listener(start_plan)

@@ -273,7 +273,8 @@ def _locust_command(
         sys.executable, "-m", "locust",
         "-f", str(request.locustfile),
         "--headless",
-        "--users", str(p.users),
+        # a load plan starts from its first target (capacity: the first step)
+        "--users", str(parse_shape(p.shape).target(0.0, p.users, p.spawn_rate)[0]),
         "--spawn-rate", f"{p.spawn_rate:g}",
         # a little past the window, so the window is whole: Locust's clock starts before ours
         "--run-time", f"{math.ceil(p.run_time_s + RUN_TIME_SLACK_S)}s",
@@ -304,6 +305,7 @@ def _scenario_options(p: Profile, ws_url: str) -> list[str]:
         "--user-weights", ",".join(f"{k}={v}" for k, v in sorted(p.user_classes.items())),
         "--loadgate-shape", p.shape,
         "--think-scale", f"{p.think_scale:g}",
+        "--loadgate-plan-users", str(p.users),
     ]  # fmt: skip
     if ws_url:
         opts += ["--ws-url", ws_url]

@@ -29,7 +29,7 @@ def error_of(resp: Any) -> dict[str, Any]:
     """The SUT's ``{"error": {...}}`` body, or {}."""
     try:
         body = resp.json()
-    except ValueError:
+    except (ValueError, TypeError):  # not JSON, or no body at all (connection lost)
         return {}
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, dict) else {}

@@ -1,27 +1,45 @@
-"""The load shape: follows the profile's plan (``--loadgate-shape``, see loadgate/shapes.py) —
-constant, match-day peak with a goal rush, or capacity steps. Users and spawn rate come from
-Locust's own ``--users``/``--spawn-rate``; ``--run-time`` ends the test (with a shape class
-Locust leaves that to the shape)."""
+"""The load plan driver: follows the profile's plan (``--loadgate-shape``, see
+loadgate/shapes.py) — constant, match-day peak with a goal rush, or capacity steps — by asking
+the runner for a new user count when the plan says so.
+
+Not a Locust ``LoadTestShape``: a headless Locust with a shape class blocks its main greenlet
+on the shape and only then installs its SIGTERM handler, so a stopped run (target died, Ctrl-C)
+would lose its recording. A greenlet next to the normal ``--users`` start keeps Locust's own
+run-time and signal handling; ``--users`` is the plan's first target.
+"""
 
 from __future__ import annotations
 
-from locust import LoadTestShape
+import time
+from typing import Any
+
+import gevent
+from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, WorkerRunner
 
 from loadgate.shapes import parse_shape
 
+TICK_S = 1.0
 
-class MatchShape(LoadTestShape):
-    """Users over time as the profile's load plan says."""
 
-    use_common_options = True
+def start_plan(environment: Any, **_kw: Any) -> None:
+    """``test_start`` listener: drive a non-constant plan from the master (or local runner)."""
+    runner = environment.runner
+    options = environment.parsed_options
+    spec = getattr(options, "loadgate_shape", "") or "constant"
+    if isinstance(runner, WorkerRunner) or spec == "constant":
+        return
+    plan = parse_shape(spec)
+    users = int(getattr(options, "loadgate_plan_users", 0) or options.num_users or 1)
+    rate = float(options.spawn_rate or 1)
+    began = time.time()
 
-    def tick(self) -> tuple[int, float] | None:
-        options = self.runner.environment.parsed_options if self.runner else None
-        users = int(getattr(options, "num_users", 1) or 1)
-        rate = float(getattr(options, "spawn_rate", 1) or 1)
-        run_time = getattr(options, "run_time", None)
-        elapsed = self.get_run_time()  # type: ignore[no-untyped-call]
-        if run_time and elapsed >= run_time:
-            return None
-        plan = parse_shape(getattr(options, "loadgate_shape", "") or "constant")
-        return plan.target(elapsed, users, rate)
+    def drive() -> None:
+        current = plan.target(0.0, users, rate)
+        while runner.state not in (STATE_STOPPING, STATE_STOPPED, STATE_CLEANUP):
+            gevent.sleep(TICK_S)
+            wanted = plan.target(time.time() - began, users, rate)
+            if wanted != current:
+                current = wanted
+                gevent.spawn(runner.start, wanted[0], wanted[1])
+
+    gevent.spawn(drive)

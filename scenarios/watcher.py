@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import orjson
 import websocket
 from locust import task
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from scenarios.base import LoggedInUser, option
 from scenarios.weights import (
@@ -112,7 +113,7 @@ class OddsWatcher(LoggedInUser):
     def _receive(self) -> None:
         assert self.ws is not None
         recv, versions, fire = self.ws.recv, self.versions, self._fire
-        while True:
+        while self._state != LOCUST_STATE_STOPPING:  # a graceful stop ends the session
             try:
                 frame = recv()
             except (websocket.WebSocketException, OSError) as exc:
