@@ -104,9 +104,13 @@ class RedisStreamBus:
             reply: Any = await self._client.xreadgroup(
                 GROUP, self.consumer, {self.stream: ">"}, count=self._batch, block=self._block_ms
             )
+            done: list[bytes] = []
             for _, entries in reply or []:
                 for entry_id, fields in entries:
-                    await self._deliver(entry_id, fields, handler)
+                    if await self._deliver(entry_id, fields, handler, ack=False):
+                        done.append(entry_id)
+            if done:  # one XACK per batch: per-event round trips starve a busy loop
+                await self._client.xack(self.stream, GROUP, *done)
             now = time.monotonic()
             if now - last_claim >= self._claim_idle_ms / 2000:
                 last_claim = now
@@ -147,21 +151,25 @@ class RedisStreamBus:
         entry_id: bytes,
         fields: dict[bytes, bytes],
         handler: Callable[[Event], Awaitable[None]],
-    ) -> None:
+        ack: bool = True,
+    ) -> bool:
+        """Hand one entry to the handler; True when handled (and acked, or left to the caller)."""
         try:
             event = decode_event(fields)
         except ValueError as exc:
             await self._dead_letter(entry_id, fields, repr(exc))
-            return
+            return False
         try:
             await handler(event)
         except Exception as exc:  # noqa: BLE001 - left unacknowledged: redelivered, then dead-lettered
             self._errors[entry_id] = repr(exc)
-            return
-        await self._client.xack(self.stream, GROUP, entry_id)
+            return False
+        if ack:
+            await self._client.xack(self.stream, GROUP, entry_id)
         self._errors.pop(entry_id, None)
         self.handled += 1
         self.last_lag_s = max(0.0, time.time() - event.at)
+        return True
 
     async def _dead_letter(self, entry_id: bytes, fields: dict[bytes, bytes], error: str) -> None:
         record: dict[Any, Any] = {**fields, b"id": entry_id, b"error": error.encode()}
