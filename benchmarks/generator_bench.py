@@ -104,6 +104,37 @@ def overhead(rounds: int, seconds: int, users: int) -> tuple[float, float]:
         server.wait(10)
 
 
+def listener_cost_us(n: int = 200_000) -> tuple[float, float]:
+    """µs per ``events.request.fire`` with Locust's own listeners only, and with the recorder
+    too (in-process, so the shared machine's noise barely touches it)."""
+    code = textwrap.dedent(
+        f"""
+        import time
+        from locust.env import Environment
+        from loadgate.plugin import _Wiring
+        env = Environment()
+        env.create_local_runner()
+        fire = env.events.request.fire
+        def bench():
+            t = time.perf_counter()
+            for i in range({n}):
+                fire(request_type="GET", name="/ping", response_time=1.0 + (i % 50) / 10,
+                     response_length=4, exception=None, context={{}}, start_time=time.time(),
+                     url="/ping", response=None)
+            return (time.perf_counter() - t) / {n} * 1e6
+        base = min(bench() for _ in range(3))
+        wiring = _Wiring(env)
+        env.events.request.add_listener(wiring.on_request)
+        wiring.recorder.start(time.time())
+        print(base, min(bench() for _ in range(3)))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)  # fmt: skip
+    base, recorded = (float(x) for x in out.stdout.split())
+    return base, recorded
+
+
 def held(result: RunResult) -> tuple[float, float, list[str]]:
     """Mean CPU (% of a core, busiest generator process) and max RSS after the ramp."""
     gens = [p for p in result.processes if p.role.startswith("generator")]
@@ -154,6 +185,12 @@ def main() -> None:
     )
     print(f"  plain FastHttpUser      {plain:>9.0f} req/s")
     print(f"  with loadgate recorder  {recorded:>9.0f} req/s  ({recorded / plain * 100:.1f}%)")
+    base, with_recorder = listener_cost_us()
+    extra = with_recorder - base
+    print(
+        f"  per request, in-process: Locust's listeners {base:.1f} µs, + recorder {extra:.1f} µs"
+        f" = {extra / (1e6 / plain) * 100:.1f}% of a request at the plain rate"
+    )
 
     mix = {"Bettor": 3000, "Agent": 250, "OddsWatcher": 200}
     one = users_run(mix, 1, think=3.0, warm=45)
