@@ -72,8 +72,12 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, list[Values]]:
     for arm in faults:
         arms[arm] = []
     print(f"A: {TARGET_ENDPOINT} P95 = {p95:.2f} ms; faults: {faults}", flush=True)
+    order = random.Random(args.seed)
     for i in range(args.runs):
-        for arm, fault in [("A", None), *faults.items()]:
+        # a fresh order each round, so no arm always runs at the same point of a noise cycle
+        plan = [("A", None), *faults.items()]
+        order.shuffle(plan)
+        for arm, fault in plan:
             arms[arm].append(one_run(workdir / f"{arm}-{i}", args, fault))
         print(f"  round {i + 1}/{args.runs} done, {time.monotonic() - started:.0f} s", flush=True)
     return arms
