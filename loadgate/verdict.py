@@ -131,7 +131,7 @@ def _headline(status: str, checks: Sequence[Check]) -> str:
     reasons = [c.message for c in checks if c.status == wanted]
     if status == "pass":
         total = len(checks)
-        extra = f"; {len(reasons)} warning(s): {reasons[0]}" if reasons else ""
+        extra = f"; {len(reasons)} warning(s): {reasons[0].rstrip('.')}" if reasons else ""
         return f"All {total} checks passed{extra}."
     head = reasons[0].rstrip(".")
     more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
