@@ -5,6 +5,10 @@ records "market X changed" in the connection's pending dict (O(1), never awaits)
 slow client cannot slow the feed or other clients. Each connection's sender task drains
 its own pending dict; while the client is slow, newer updates of the same market replace
 the pending one (conflation) and updates beyond the queue bound are dropped (counted).
+
+Each odds frame's ``sent_at`` is the time the update was produced (offered to this
+connection), not the time the frame left: a fan-out that delays frames (a slow sender,
+the ``slow_fanout`` fault, a busy loop) then shows up as latency at the client.
 Memory per connection is therefore bounded by ``stream_queue`` entries plus the
 transport's write buffer.
 """
@@ -32,7 +36,8 @@ class Subscriber:
     def __init__(self, websocket: WebSocket, queue_bound: int) -> None:
         self.websocket = websocket
         self.markets: set[int] = set()
-        self.pending: dict[int, Quote] = {}
+        #: market id -> (its quote, when the latest pending update of it was produced)
+        self.pending: dict[int, tuple[Quote, float]] = {}
         self.control: deque[bytes] = deque(maxlen=64)
         self.wake = asyncio.Event()
         self.queue_bound = queue_bound
@@ -64,11 +69,12 @@ class StreamHub:
 
     def publish(self, quotes: Iterable[Quote]) -> None:
         """Offer moved quotes to their subscribers (called by the feed, never blocks)."""
+        produced_at = time.time()
         for quote in quotes:
             for sub in self._by_market.get(quote.market_id, ()):
-                self._offer(sub, quote)
+                self._offer(sub, quote, produced_at)
 
-    def _offer(self, sub: Subscriber, quote: Quote) -> None:
+    def _offer(self, sub: Subscriber, quote: Quote, produced_at: float) -> None:
         if quote.market_id in sub.pending:
             sub.conflated += 1
             self._metrics.stream_conflated.inc()
@@ -76,7 +82,8 @@ class StreamHub:
             sub.dropped += 1
             self._metrics.stream_dropped.inc()
             return
-        sub.pending[quote.market_id] = quote
+        # a conflated entry takes the newer stamp: the frame shows the newest version
+        sub.pending[quote.market_id] = (quote, produced_at)
         sub.wake.set()
 
     def connect(self, websocket: WebSocket) -> Subscriber:
@@ -134,6 +141,7 @@ class StreamHub:
         known = [i for i in dict.fromkeys(ids) if self._book.quote(i) is not None]
         unknown = [i for i in ids if self._book.quote(i) is None]
         fresh = [i for i in known if i not in sub.markets]
+        now = time.time()
         if len(sub.markets) + len(fresh) > self._max_subscriptions:
             self._control(
                 sub,
@@ -148,7 +156,7 @@ class StreamHub:
             self._by_market.setdefault(market_id, set()).add(sub)
             quote = self._book.quote(market_id)
             if quote is not None:  # the current price first, then every move
-                self._offer(sub, quote)
+                self._offer(sub, quote, now)
         ack: dict[str, object] = {"type": "subscribed", "markets": known}
         if unknown:
             ack["unknown"] = unknown[:100]
@@ -184,10 +192,10 @@ class StreamHub:
                 await websocket.send_text(sub.control.popleft().decode())
             while sub.pending:
                 market_id = next(iter(sub.pending))
-                quote = sub.pending.pop(market_id)
+                quote, produced_at = sub.pending.pop(market_id)
                 if self._slow_fanout_s:
                     await asyncio.sleep(self._slow_fanout_s)
-                await websocket.send_text(_odds_frame(quote))
+                await websocket.send_text(_odds_frame(quote, produced_at))
                 sub.sent += 1
                 self._metrics.stream_sent.inc()
             if time.monotonic() >= next_heartbeat:
@@ -198,7 +206,7 @@ class StreamHub:
                 next_heartbeat = time.monotonic() + self._heartbeat_s
 
 
-def _odds_frame(quote: Quote) -> str:
+def _odds_frame(quote: Quote, produced_at: float) -> str:
     return orjson.dumps(
         {
             "type": "odds",
@@ -206,7 +214,7 @@ def _odds_frame(quote: Quote) -> str:
             "version": quote.version,
             "status": quote.status.value,
             "odds": quote.odds_map(),
-            "sent_at": time.time(),
+            "sent_at": produced_at,
         }
     ).decode()
 

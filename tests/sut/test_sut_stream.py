@@ -128,9 +128,11 @@ class StuckSocket:
 class FastSocket:
     def __init__(self) -> None:
         self.frames: list[dict[str, Any]] = []
+        self.received_at: list[float] = []
 
     async def send_text(self, text: str) -> None:
         self.frames.append(orjson.loads(text))
+        self.received_at.append(time.time())
 
 
 def _book(markets: int) -> OddsBook:
@@ -187,3 +189,35 @@ def test_slow_fanout_fault_delays_each_frame() -> None:
         return time.perf_counter() - start
 
     assert asyncio.run(deliver(0.02)) - asyncio.run(deliver(0.0)) >= 5 * 0.02 * 0.8
+
+
+def test_slow_fanout_shows_as_latency_at_the_client() -> None:
+    """``sent_at`` is when the update was produced, so a delayed fan-out is visible."""
+
+    async def latencies(delay_s: float) -> list[float]:
+        book = _book(5)
+        hub = StreamHub(book, Metrics(), 64, 100, 60, slow_fanout_s=delay_s)
+        socket = FastSocket()
+        sub = hub.connect(socket)  # type: ignore[arg-type]
+        hub.handle(sub, b'{"op": "subscribe", "markets": [1, 2, 3, 4, 5]}')
+        task = asyncio.create_task(hub.send_loop(sub))
+        while len([f for f in socket.frames if f["type"] == "odds"]) < 5:
+            await asyncio.sleep(0.001)
+        moved = OddsFeed(book, rate=0, tick_s=1, seed=1, publish=hub.publish).step(20)
+        expected = 5 + len({q.market_id for q in moved})  # conflated to one per market
+        deadline = time.monotonic() + 10
+        while len([f for f in socket.frames if f["type"] == "odds"]) < expected:
+            assert time.monotonic() < deadline, "frames never arrived"
+            await asyncio.sleep(0.001)
+        task.cancel()
+        return [
+            received - frame["sent_at"]
+            for frame, received in zip(socket.frames, socket.received_at, strict=True)
+            if frame["type"] == "odds"
+        ]
+
+    quiet, slow = asyncio.run(latencies(0.0)), asyncio.run(latencies(0.02))
+    # frames queued behind k others wait k+1 delays: the last of 5 waited ~100 ms
+    assert max(slow) >= 5 * 0.02 * 0.8
+    assert sorted(slow)[len(slow) // 2] >= 0.02 * 0.8
+    assert max(slow) > max(quiet) + 5 * 0.02 * 0.5
