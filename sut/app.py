@@ -37,6 +37,7 @@ from sut.http.routes_betting import BettingRoutes
 from sut.http.routes_public import PublicRoutes
 from sut.http.routes_stream import stream
 from sut.http.wire import error
+from sut.loopwatch import LoopWatch
 from sut.metrics import Metrics
 from sut.odds import OddsBook, OddsFeed
 from sut.seeding import build_seed
@@ -148,9 +149,11 @@ def _lifespan(
             tasks.append(asyncio.create_task(backend.bus.consume(_consumer(ctx, aggregator))))
             tasks.append(asyncio.create_task(_flush_odds(ctx, feed, storage)))
             tasks.append(asyncio.create_task(_maintain(storage)))
+            watch = LoopWatch(observe=ctx.metrics.loop_lag.observe)
+            tasks.append(asyncio.create_task(watch.run()))
             if settings.odds_rate > 0:
                 tasks.append(asyncio.create_task(feed.run()))
-            ctx.runtime = Runtime(service, hub, feed)
+            ctx.runtime = Runtime(service, hub, feed, watch)
             _log.info("sut started on %s", backend.label)
             yield
         finally:
@@ -258,3 +261,8 @@ def _register_gauges(ctx: AppContext) -> None:
         live(lambda r: r.service.cache.hits),
     )
     gauge("sut_odds_updates", "Odds moves made by the feed", live(lambda r: r.feed.updates))
+    gauge(
+        "sut_event_loop_lag_max_seconds",
+        "Longest the event loop could not run anything since start-up",
+        live(lambda r: r.loop_watch.max_lag_s),
+    )

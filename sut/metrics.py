@@ -48,6 +48,12 @@ class Metrics:
             "Odds updates dropped because a connection's queue was full",
             registry=r,
         )
+        self.loop_lag = Histogram(
+            "sut_event_loop_lag_seconds",
+            "How late the event loop's heartbeat woke (time nothing else could run)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.injected_errors = Counter(
             "sut_injected_errors", "Responses failed by the errors fault", registry=r
         )

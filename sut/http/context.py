@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from sut.auth import AuthError, Principal, TokenSigner
 from sut.domain import DomainError, Role
+from sut.loopwatch import LoopWatch
 from sut.metrics import Metrics
 from sut.odds import OddsFeed
 from sut.service import BettingService
@@ -25,6 +26,7 @@ class Runtime:
     service: BettingService
     hub: StreamHub
     feed: OddsFeed
+    loop_watch: LoopWatch
 
 
 @dataclass(eq=False)

@@ -1,4 +1,4 @@
-"""SQLite engine: WAL mode, one shared writer connection and one reader, each behind a lock.
+"""SQLite engine: WAL mode, one shared writer, a reader for short reads and one for reports.
 
 Synchronous and thread-safe; sut/storage/sqlite_async.py adapts it to the async
 Storage interface (short calls inline on the loop, long ones in the threadpool).
@@ -6,7 +6,11 @@ Storage interface (short calls inline on the loop, long ones in the threadpool).
 Why this shape: measured on a 2-vCPU box, one shared connection guarded by a lock and
 used from the threadpool sustains ~7.5K bet transactions/s, while one connection per
 thread spends its time in SQLite lock waits (P99 ~680 ms). WAL lets the separate reader
-connection run alongside the writer without blocking it.
+connections run alongside the writer without blocking it.
+
+Long reads (recursive downline queries, totals, the audit, full market scans) have their
+own connection, so a report running in the threadpool never holds the connection the
+short point reads need: those run on the event loop and must never wait for a thread.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ class SQLiteEngine:
         self._read_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        self._reports_lock = threading.Lock()
+        self._reports: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
         self._checkpoint_lock = threading.Lock()
         self._retries = 0
@@ -74,21 +80,22 @@ class SQLiteEngine:
         return self._retries
 
     def open(self) -> None:
-        """Connect both connections and create the schema."""
+        """Connect the connections and create the schema."""
         self._writer = self._connect()
         self._writer.executescript(SCHEMA)
         # Checkpoints fsync and can take 100+ ms; never let a commit on the request
         # path run one. ``maintenance`` checkpoints from its own connection instead.
         self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._reader = self._connect()
+        self._reports = self._connect()
         self._checkpointer = self._connect()
 
     def close(self) -> None:
-        """Close both connections."""
-        for conn in (self._reader, self._checkpointer, self._writer):
+        """Close every connection."""
+        for conn in (self._reader, self._reports, self._checkpointer, self._writer):
             if conn is not None:
                 conn.close()
-        self._reader = self._writer = self._checkpointer = None
+        self._reader = self._reports = self._writer = self._checkpointer = None
 
     def maintenance(self) -> None:
         """Checkpoint the WAL (PASSIVE: runs alongside the writer, never blocks it)."""
@@ -119,9 +126,10 @@ class SQLiteEngine:
             conn.execute("COMMIT")
 
     @contextmanager
-    def _read(self, snapshot: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._read_lock:
-            conn = self._reader
+    def _read(self, snapshot: bool = False, report: bool = False) -> Iterator[sqlite3.Connection]:
+        """The short-read connection, or with ``report=True`` the one for long reads."""
+        with self._reports_lock if report else self._read_lock:
+            conn = self._reports if report else self._reader
             if conn is None:
                 raise RuntimeError("storage is closed")
             if not snapshot:
@@ -195,7 +203,7 @@ class SQLiteEngine:
             args.append(status.value)
         condition = " AND ".join(where)
         sql = f"SELECT id, sport, name, status, version FROM markets WHERE {condition} ORDER BY id"
-        with self._read() as conn:
+        with self._read(report=limit is None) as conn:
             if limit is None:
                 rows = conn.execute(sql, args).fetchall()
                 return _assemble(rows, _selections_where(conn, condition, args))
@@ -228,7 +236,7 @@ class SQLiteEngine:
 
     def all_markets(self) -> list[Market]:
         """Every market, for the in-memory odds book."""
-        with self._read(snapshot=True) as conn:
+        with self._read(snapshot=True, report=True) as conn:
             rows = conn.execute(
                 "SELECT id, sport, name, status, version FROM markets ORDER BY id"
             ).fetchall()
@@ -346,27 +354,27 @@ class SQLiteEngine:
 
     def downline_page(self, agent_id: int, after_id: int, limit: int) -> list[DownlineMember]:
         """A keyset page (by user id) of an agent's whole downline."""
-        with self._read() as conn:
+        with self._read(report=True) as conn:
             return reports.downline_page(conn, agent_id, after_id, limit)
 
     def hierarchy(self) -> list[tuple[int, Role, int | None]]:
         """Every user as (id, role, parent)."""
-        with self._read() as conn:
+        with self._read(report=True) as conn:
             return reports.hierarchy(conn)
 
     def bettor_totals(self) -> dict[int, Totals]:
         """Per-bettor totals straight from the bets table."""
-        with self._read(snapshot=True) as conn:
+        with self._read(snapshot=True, report=True) as conn:
             return reports.bettor_totals(conn)
 
     def naive_totals(self, agent_id: int) -> Totals:
         """Downline totals by recursive query: the slow path behind ``naive_dashboard``."""
-        with self._read(snapshot=True) as conn:
+        with self._read(snapshot=True, report=True) as conn:
             return reports.naive_totals(conn, agent_id)
 
     def money_audit(self) -> MoneyAudit:
         """All money sums from one read snapshot."""
-        with self._read(snapshot=True) as conn:
+        with self._read(snapshot=True, report=True) as conn:
             return reports.money_audit(conn)
 
 

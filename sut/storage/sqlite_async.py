@@ -5,10 +5,19 @@ loop: on one core the threadpool's two thread hops and GIL hand-offs cost more t
 the call (measured: ~4.5K vs ~3.2K req/s mixed). ``inline=False`` restores the hop for
 them too. Long calls (settlement, recursive queries, audits, seeding) always run in the
 threadpool so they never stall the loop.
+
+The loop must never wait on a lock a thread holds: a short write run inline while a
+settlement holds the writer in the threadpool would block the whole event loop (every
+request, every stream) for the settlement's duration. So each connection the loop uses
+is also guarded by an asyncio.Lock, held across the threadpool call by the long writes:
+a short call waits for it cooperatively, and by the time it runs inline the engine's
+threading lock is free. Long reads use the engine's report connection, which the loop
+never touches, so they only ever contend with each other, in threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -54,11 +63,27 @@ class SQLiteStorage:
         self.path = path or Path(self._tmpdir or ".") / "sut.db"
         self.engine = SQLiteEngine(self.path)
         self._inline = inline
+        self._write_gate = asyncio.Lock()  # the writer connection, as seen by the loop
+        self._read_gate = asyncio.Lock()  # the short-read connection
 
     async def _short(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._inline:
-            return fn(*args, **kwargs)
-        return await run_in_threadpool(fn, *args, **kwargs)
+        """A short read: inline (or threadpool) once no other task holds the reader."""
+        async with self._read_gate:
+            if self._inline:
+                return fn(*args, **kwargs)
+            return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def _short_write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A short write: inline (or threadpool) once no long write holds the writer."""
+        async with self._write_gate:
+            if self._inline:
+                return fn(*args, **kwargs)
+            return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def _long_write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A long write in the threadpool, holding the writer's gate until it is done."""
+        async with self._write_gate:
+            return await run_in_threadpool(fn, *args, **kwargs)
 
     @property
     def stats(self) -> RetryStats:
@@ -85,7 +110,7 @@ class SQLiteStorage:
 
     async def seed(self, data: SeedData) -> None:
         """Write the seed rows in one transaction."""
-        await run_in_threadpool(self.engine.seed, data)
+        await self._long_write(self.engine.seed, data)
 
     async def user_by_username(self, username: str) -> User | None:
         """Look a user up by login name."""
@@ -103,7 +128,7 @@ class SQLiteStorage:
         limit: int | None,
         n_plus_one: bool = False,
     ) -> list[Market]:
-        """A keyset page of markets (an unbounded read goes to the threadpool)."""
+        """A keyset page of markets (an unbounded read: report connection, threadpool)."""
         run = self._short if limit is not None else run_in_threadpool
         return await run(self.engine.markets_page, sport, status, after_id, limit, n_plus_one)
 
@@ -117,11 +142,11 @@ class SQLiteStorage:
 
     async def save_odds(self, records: Sequence[OddsRecord]) -> None:
         """Persist a batch of odds moves."""
-        await self._short(self.engine.save_odds, records)
+        await self._short_write(self.engine.save_odds, records)
 
     async def place_bet(self, order: BetOrder, price_check: PriceCheck) -> PlacedBet:
         """One bet transaction."""
-        return await self._short(self.engine.place_bet, order, price_check)
+        return await self._short_write(self.engine.place_bet, order, price_check)
 
     async def wallet(self, user_id: int) -> Wallet | None:
         """A bettor's wallet."""
@@ -135,13 +160,13 @@ class SQLiteStorage:
         self, market_id: int, winning_selection_id: int, now: float
     ) -> Settlement:
         """Settle a market (threadpool: it touches every bet of the market)."""
-        return await run_in_threadpool(
+        return await self._long_write(
             self.engine.settle_market, market_id, winning_selection_id, now
         )
 
     async def move_user(self, user_id: int, new_parent_id: int) -> HierarchyMove:
         """Re-parent a user (threadpool: recursive cycle check)."""
-        return await run_in_threadpool(self.engine.move_user, user_id, new_parent_id)
+        return await self._long_write(self.engine.move_user, user_id, new_parent_id)
 
     async def ancestors(self, user_id: int) -> list[int]:
         """The user's agents, nearest first (a short recursive query over 4 levels)."""
