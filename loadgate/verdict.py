@@ -17,12 +17,13 @@ from loadgate import stats
 from loadgate.baselines import Baseline
 from loadgate.budgets import Budget
 from loadgate.durations import format_ms
-from loadgate.results import EndpointResult, RunResult
+from loadgate.results import EndpointResult, ProcessSamples, RunResult
 
 CheckStatus = Literal["pass", "warn", "fail", "invalid"]
 Kind = Literal["validity", "budget", "regression"]
 
 GENERATOR_CPU_LIMIT = 90.0
+SATURATED_STRETCH_S = 10.0
 USERS_REACHED_FRACTION = 0.95
 DEFAULT_GATED_QUANTILES = (0.95, 0.99)
 
@@ -181,6 +182,7 @@ def validity_checks(result: RunResult, budgets: Sequence[Budget]) -> list[Check]
                 limit=GENERATOR_CPU_LIMIT,
             )
         )
+        out += _saturated_stretches(result, gens)
     if result.audit is not None:
         ok = bool(result.audit.get("ok"))
         broken = [c.get("name", "?") for c in result.audit.get("checks", []) if not c.get("ok")]
@@ -196,6 +198,59 @@ def validity_checks(result: RunResult, budgets: Sequence[Budget]) -> list[Check]
         )
     out += _sample_checks(result, budgets)
     return out
+
+
+def saturated_stretch(
+    samples: ProcessSamples, start: float, end: float, limit: float = GENERATOR_CPU_LIMIT
+) -> tuple[float, float]:
+    """The longest run of consecutive samples at or above ``limit`` within [start, end]:
+    (its start offset, its length in seconds); (0, 0) when there is none."""
+    best = (0.0, 0.0)
+    first: float | None = None
+    last = 0.0
+    for t, cpu in zip(samples.t, samples.cpu_percent, strict=False):
+        if not start <= t <= end:
+            continue
+        if cpu >= limit:
+            first = t if first is None else first
+            last = t
+            length = last - first + 1.0  # a sample covers the second before it
+            if length > best[1]:
+                best = (first, length)
+        else:
+            first = None
+    return best
+
+
+def _saturated_stretches(result: RunResult, gens: list[ProcessSamples]) -> list[Check]:
+    """A generator pinned at 100% for a while makes those seconds' latencies its own queueing,
+    even when its average over the window looks fine (a spawn burst, a goal rush)."""
+    start, end = result.warmup_s, result.warmup_s + result.window_s
+    worst = max(
+        ((g, *saturated_stretch(g, start, end)) for g in gens), key=lambda x: x[2], default=None
+    )
+    if worst is None:
+        return []
+    gen, at, length = worst
+    ok = length < SATURATED_STRETCH_S
+    msg = (
+        f"The load generator never stayed at {GENERATOR_CPU_LIMIT:.0f}% of a core for "
+        f"{SATURATED_STRETCH_S:.0f} s in the window."
+        if ok
+        else f"The load generator ({gen.role}) was saturated (≥ {GENERATOR_CPU_LIMIT:.0f}% of a "
+        f"core) for {length:.0f} s from {at:.0f} s into the run: latencies then include its own "
+        "queueing, not only the SUT's."
+    )
+    return [
+        Check(
+            "validity",
+            "generator never saturated for long",
+            "pass" if ok else "invalid",
+            msg,
+            observed=length,
+            limit=SATURATED_STRETCH_S,
+        )
+    ]
 
 
 def _arrival_checks(result: RunResult) -> list[Check]:

@@ -240,3 +240,18 @@ def test_a_metric_too_noisy_to_gate_is_reported_not_gated(tmp_path: Path) -> Non
     checks = v.of_kind("regression")
     assert {c.outcome for c in checks} == {"not gated"}
     assert "only a change above +" in checks[0].message
+
+
+def test_a_generator_saturated_for_a_stretch_makes_the_run_invalid() -> None:
+    from loadgate.results import ProcessSamples
+
+    result = make_result({BETS: (lognormal_ms(10, 5_000, 1), 0)})
+    t = [float(s) for s in range(10, 60)]
+    calm = [40.0] * len(t)
+    burst = [40.0] * 20 + [99.0] * 15 + [40.0] * 15  # 15 s pinned, mean 57%
+    result.processes = [ProcessSamples("generator", 1, t, calm, [100.0] * len(t))]
+    assert judge(result, []).status == "pass"
+    result.processes = [ProcessSamples("generator", 1, t, burst, [100.0] * len(t))]
+    v = judge(result, [])
+    assert v.status == "invalid"
+    assert "saturated (≥ 90% of a core) for 15 s from 30 s into the run" in v.headline
