@@ -64,3 +64,28 @@ def test_distribution_is_monotone() -> None:
     points = h.distribution(50)
     assert points[-1][1] == pytest.approx(1.0)
     assert all(a[0] < b[0] and a[1] < b[1] for a, b in itertools.pairwise(points))
+
+
+@pytest.mark.parametrize(
+    ("lowest", "highest", "digits"), [(1, 3_600_000_000, 3), (1, 60_000_000, 2)]
+)
+def test_batched_recording_matches_hdrhistogram_bucket_for_bucket(
+    lowest: int, highest: int, digits: int
+) -> None:
+    from hdrh.histogram import HdrHistogram
+
+    rng = np.random.default_rng(5)
+    edges = [1, 2, 1023, 1024, 1025, 2047, 2048, 4095, 4096, 65_535, 65_536, 10**6, highest]
+    values = [*edges, *rng.integers(1, highest, 5_000).tolist(), *rng.lognormal(8, 2, 5_000)]
+    values = [int(v) for v in values if 1 <= int(v) <= highest]
+    reference = HdrHistogram(lowest, highest, digits)
+    ours = LatencyHistogram(HdrHistogram(lowest, highest, digits))
+    for v in values:
+        reference.record_value(v)
+        ours.record(v)
+    assert ours.count == reference.get_total_count()
+    assert ours.encode() == reference.encode().decode("ascii")
+    assert (ours.min_us, ours.max_us) == (reference.get_min_value(), reference.get_max_value())
+    beyond = LatencyHistogram(HdrHistogram(lowest, 60_000_000, 2))
+    beyond.record(70_000_000)
+    assert beyond.count == 0 and beyond.out_of_range == 1
