@@ -10,8 +10,8 @@ Specs, as written in a profile's ``shape`` key:
   the profile's users; each step is measured apart after settling, to find the knee.
 
 >>> plan = parse_shape("peak:surge=0.5,at=90s,for=20s")
->>> plan.target(95.0, users=1000, spawn_rate=50.0)
-(1500, 100.0)
+>>> plan.target(95.0, users=1000, spawn_rate=20.0)
+(1500, 50.0)
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from typing import Literal
 from loadgate.durations import parse_duration
 
 Kind = Literal["constant", "peak", "capacity"]
-SURGE_RAMP_S = 5.0  # a goal fills the app within seconds
+# a goal fills the app within seconds; spread over 10 s so that one generator process can
+# log the newcomers in without saturating (at 5 s it sat at 100% for ~40 s on 2 cores)
+SURGE_RAMP_S = 10.0
 
 
 @dataclass(frozen=True)

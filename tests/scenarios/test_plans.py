@@ -13,10 +13,10 @@ from loadgate.shapes import parse_shape
 
 def test_peak_surges_at_the_goal_and_settles_back() -> None:
     plan = parse_shape("peak:surge=0.5,at=90s,for=20s")
-    assert plan.target(10, 1000, 50) == (1000, 50)
-    assert plan.target(95, 1000, 50) == (1500, 100)
+    assert plan.target(10, 1000, 20) == (1000, 20)
+    assert plan.target(95, 1000, 20) == (1500, 50)  # 500 more within 10 s
     assert plan.goal_active(95) and not plan.goal_active(111)
-    assert plan.target(111, 1000, 50) == (1000, 50)
+    assert plan.target(111, 1000, 20) == (1000, 20)
 
 
 def test_capacity_steps_up_to_the_users() -> None:
