@@ -46,6 +46,7 @@ from sut.settings import Settings
 from sut.storage.base import Storage
 from sut.stream import StreamHub
 
+SHUTDOWN_S = 5.0  # how long background work may take to stop at shutdown
 _log = logging.getLogger("sut")
 
 
@@ -160,14 +161,24 @@ def _lifespan(
             ctx.runtime = None
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # bounded: a shutdown that hangs (a task stuck on a gate or a thread) must not
+            # keep the process (or a test) alive; what did not stop is logged
+            if tasks:
+                _done, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_S)
+                if stuck:
+                    _log.warning(
+                        "%d background task(s) did not stop within %.0f s: %s",
+                        len(stuck),
+                        SHUTDOWN_S,
+                        [t.get_coro() for t in stuck],
+                    )
             try:
                 if feed is not None:
-                    await storage.save_odds(feed.take_dirty())
+                    await asyncio.wait_for(storage.save_odds(feed.take_dirty()), SHUTDOWN_S)
+            except TimeoutError:
+                _log.warning("the last odds flush did not finish within %.0f s", SHUTDOWN_S)
             finally:
-                await backend.close()
+                await asyncio.wait_for(backend.close(), SHUTDOWN_S)
 
     return lifespan
 

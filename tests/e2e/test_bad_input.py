@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -102,6 +104,23 @@ def test_corrupt_result_is_named(tmp_path: Path) -> None:
 CUT_SHORT = ["--users", "60", "--spawn-rate", "30", "--warmup", "5s", "--duration", "180s"]
 
 
+def _default_sigint() -> None:
+    # a shell runs background jobs with SIGINT ignored, and Python then keeps it ignored:
+    # give the run the Ctrl-C a user's terminal would deliver
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _running(out_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = _start_run(out_dir)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)  # and close the pipes
+
+
 def _start_run(out_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -119,6 +138,7 @@ def _start_run(out_dir: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - only a signal disposition, before exec
     )
 
 
@@ -138,9 +158,9 @@ def _wait_for_load(proc: subprocess.Popen[str], seconds: float = 60) -> psutil.P
 
 @pytest.mark.slow
 def test_sut_dying_mid_run_keeps_what_was_measured(out_dir: Path) -> None:
-    proc = _start_run(out_dir)
-    _wait_for_load(proc).kill()
-    stdout, stderr = proc.communicate(timeout=120)
+    with _running(out_dir) as proc:
+        _wait_for_load(proc).kill()
+        stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 3, stdout + stderr
     assert "the target died" in stderr
     result = read_result(out_dir / "result.json")
@@ -153,11 +173,11 @@ def test_sut_dying_mid_run_keeps_what_was_measured(out_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_stops_everything_and_keeps_the_partial_result(out_dir: Path) -> None:
-    proc = _start_run(out_dir)
-    _wait_for_load(proc)
-    started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    with _running(out_dir) as proc:
+        _wait_for_load(proc)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
     assert time.monotonic() - started < 30  # promptly
     assert proc.returncode == 130, stdout + stderr
     result = read_result(out_dir / "result.json")
