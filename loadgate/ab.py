@@ -28,7 +28,7 @@ from loadgate.errors import InfraError, InvalidRunError, UsageError
 from loadgate.files import write_json_atomic
 from loadgate.results import RunResult, write_result
 from loadgate.runner import RunRequest, run
-from loadgate.verdict import Check, CheckStatus, GatePolicy, Verdict, gated_metrics
+from loadgate.verdict import Check, GatePolicy, Verdict, gated_metrics, status_of
 
 LOOKS = (3, 6, 10)
 Progress = Callable[[str], None]
@@ -207,9 +207,7 @@ def _verdict(
     for name, q in metrics:
         look = looks[(name, q)]
         decision = "inconclusive" if look.decision == "continue" else look.decision
-        status: CheckStatus = (
-            "fail" if decision == "regression" else "warn" if decision == "inconclusive" else "pass"
-        )
+        status = status_of(decision)
         metric = f"p{q * 100:g}"
         msg = (
             f"{name} {metric}: head/base = {look.ratio:.3f} "

@@ -17,7 +17,14 @@ from loadgate import stats
 from loadgate.baselines import Baseline, load_baseline, run_of
 from loadgate.errors import DataError
 from loadgate.results import RunResult, read_result
-from loadgate.verdict import Check, CheckStatus, GatePolicy, Verdict, regression_checks
+from loadgate.verdict import (
+    Check,
+    GatePolicy,
+    Verdict,
+    corrected_outcome,
+    regression_checks,
+    status_of,
+)
 
 
 @dataclass(frozen=True)
@@ -89,18 +96,13 @@ def _groups(a: Baseline, b: Baseline, policy: GatePolicy) -> list[Check]:
     rejected = stats.holm([c.p_value for *_, c in rows], policy.alpha) if rows else []
     out = []
     for (name, q, cmp), significant in zip(rows, rejected, strict=True):
-        outcome = cmp.outcome
-        if outcome in ("regression", "improvement") and not significant:
-            outcome = "inconclusive" if outcome == "regression" else "pass"
-        status: CheckStatus = (
-            "fail" if outcome == "regression" else "warn" if outcome == "inconclusive" else "pass"
-        )
+        outcome = corrected_outcome(cmp.outcome, significant)
         metric = f"p{q * 100:g}"
         out.append(
             Check(
                 "regression",
                 f"{name} {metric}",
-                status,
+                status_of(outcome),
                 f"{name} {metric}: {outcome}. {cmp.detail}",
                 endpoint=name,
                 interval=(cmp.ratio_low, cmp.ratio_high),

@@ -461,7 +461,7 @@ def regression_checks(
         compared.append((name, q, y, cmp))
     significant = _holm_significant([c for *_, c in compared], policy.alpha)
     for (name, q, y, cmp), is_significant in zip(compared, significant, strict=True):
-        outcome = _corrected_outcome(cmp, is_significant, policy.effect_for(name))
+        outcome = corrected_outcome(cmp.outcome, is_significant)
         out.append(_regression_check(name, q, y, cmp, outcome, baseline, advisory))
     return out
 
@@ -492,13 +492,18 @@ def _holm_significant(comparisons: Sequence[stats.BaselineComparison], alpha: fl
     return out
 
 
-def _corrected_outcome(cmp: stats.BaselineComparison, significant: bool, effect: float) -> str:
-    if cmp.outcome not in ("regression", "improvement"):
-        return cmp.outcome
-    if significant:
-        return cmp.outcome
-    # significant alone, but not after the correction for the number of gated metrics
-    return "inconclusive" if cmp.ratio >= 1 + effect else "pass"
+def corrected_outcome(outcome: str, significant: bool) -> str:
+    """An outcome after the correction for the number of gated metrics: a regression that is
+    no longer significant is a material rise the noise cannot confirm (inconclusive); an
+    improvement that is not, a pass."""
+    if outcome not in ("regression", "improvement") or significant:
+        return outcome
+    return "inconclusive" if outcome == "regression" else "pass"
+
+
+def status_of(outcome: str) -> CheckStatus:
+    """How a comparison's outcome weighs in the verdict."""
+    return "fail" if outcome == "regression" else "warn" if outcome == "inconclusive" else "pass"
 
 
 def _regression_check(
@@ -513,13 +518,10 @@ def _regression_check(
     metric = f"p{q * 100:g}"
     values = baseline.values(name, q)
     msg = f"{name} {metric} is {format_ms(y)} against the {baseline.label}: {outcome}. {cmp.detail}"
-    status: CheckStatus = "pass"
-    if outcome == "regression":
-        status = "warn" if advisory else "fail"
-        if advisory:
-            msg += " Advisory only: the baseline was measured on a different machine."
-    elif outcome == "inconclusive":
+    status = status_of(outcome)
+    if advisory and status == "fail":
         status = "warn"
+        msg += " Advisory only: the baseline was measured on a different machine."
     return Check(
         "regression",
         f"{name} {metric} vs baseline",
