@@ -18,6 +18,7 @@ from loadgate.stats import (
     compare_single,
     compare_to_baseline,
     holm,
+    look_levels,
     min_samples_for_interval,
     paired_sequential_test,
     quantile_rank_interval,
@@ -371,9 +372,21 @@ def test_paired_unresolved_after_last_look_is_inconclusive() -> None:
     assert continued.decision == "continue"
 
 
-def test_paired_alpha_is_split_across_looks_and_metrics() -> None:
-    look = paired_sequential_test([1.0] * 3, [1.0] * 3, alpha=0.03, n_metrics=2)
-    assert look.alpha_look == pytest.approx(0.005)
+def test_look_levels_spend_alpha_mostly_at_the_last_look() -> None:
+    levels = look_levels((3, 6, 10), 0.01)
+    assert sum(levels) == pytest.approx(0.01, rel=1e-12)
+    assert levels[0] < levels[1] < levels[2]
+    assert levels[0] < 1e-5 and levels[2] > 0.009  # Bonferroni would give each 0.0033
+    assert look_levels((10,), 0.01) == [0.01]
+    assert sum(look_levels((2, 3, 4, 5), 0.05)) == pytest.approx(0.05)
+
+
+def test_paired_alpha_is_split_across_metrics_then_spent_across_looks() -> None:
+    base, head = [1.0] * 10, [1.0] * 10
+    levels = look_levels((3, 6, 10), 0.03 / 2)
+    for pairs, level in zip((3, 6, 10), levels, strict=True):
+        look = paired_sequential_test(base[:pairs], head[:pairs], alpha=0.03, n_metrics=2)
+        assert look.alpha_look == pytest.approx(level)
 
 
 @pytest.mark.parametrize(
