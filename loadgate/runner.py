@@ -8,7 +8,6 @@ happens, and assemble a RunResult from what was recorded.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import math
@@ -17,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,22 +24,12 @@ from typing import Any
 import httpx
 
 from loadgate import provenance
+from loadgate.assemble import assemble, read_recording
 from loadgate.budgets import Budget
-from loadgate.capacity import find_knee
 from loadgate.config import PROJECT_ROOT, Profile, Target
-from loadgate.errors import DataError, InfraError, UsageError
-from loadgate.histogram import LatencyHistogram
+from loadgate.errors import InfraError, UsageError
 from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
-from loadgate.results import (
-    Arrivals,
-    EndpointResult,
-    EndpointSeries,
-    ProcessSamples,
-    RunResult,
-    Stage,
-    Timeline,
-    endpoints_from_dict,
-)
+from loadgate.results import ProcessSamples, RunResult
 from loadgate.shapes import parse_shape
 
 Progress = Callable[[str], None]
@@ -103,30 +92,83 @@ def _fill(template: str, values: dict[str, str]) -> str:
 def run(request: RunRequest, progress: Progress = lambda _line: None) -> RunOutcome:
     """Run once; raises InfraError when the target cannot be started or reached, UsageError
     for a bad output directory. A run that breaks down later still returns a (partial) result."""
-    run_id = make_run_id(request.profile.name)
-    created = request.out_dir is None or not request.out_dir.exists()
-    out_dir = prepare_out_dir(request.out_dir, run_id)
-    attempt = _Run(request, run_id, out_dir, progress)
+    return run_side_by_side([request], progress)[0]
+
+
+def run_side_by_side(
+    requests: Sequence[RunRequest], progress: Progress = lambda _line: None
+) -> list[RunOutcome]:
+    """Several runs at once on this machine, one outcome each, in the order asked.
+
+    Their targets start one after the other; their Locusts start within milliseconds of each
+    other and run the same plan, so every run meets the same machine noise at the same time
+    (duet benchmarking, Bulej et al., ICPE 2020: what a paired A/B needs on a shared
+    machine). Pinning puts every target on core 0 and every generator on the others. Errors
+    as for :func:`run`; if any target cannot start, every run is stopped.
+
+    >>> base, head = run_side_by_side([RunRequest(t, p, sut_root=a), RunRequest(t, p)])
+    """
+    attempts: list[_Run] = []
+    created: list[bool] = []
     try:
-        attempt.drive()
-        return attempt.outcome()
+        for i, request in enumerate(requests):
+            run_id = make_run_id(request.profile.name)
+            if len(requests) > 1:
+                run_id += f"-{i + 1}"
+            created.append(request.out_dir is None or not request.out_dir.exists())
+            out_dir = prepare_out_dir(request.out_dir, run_id)
+            taken = {a.values["port"] for a in attempts}
+            attempts.append(_Run(request, run_id, out_dir, progress, taken))
+        _drive(attempts, progress)
+        return [attempt.outcome() for attempt in attempts]
     except BaseException:
-        if created and out_dir.exists() and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # leave no empty run directory behind a failed start
+        for attempt, new in zip(attempts, created, strict=False):
+            if new and attempt.out_dir.exists() and not any(attempt.out_dir.iterdir()):
+                attempt.out_dir.rmdir()  # leave no empty run directory behind a failed start
         raise
     finally:
-        shutil.rmtree(attempt.workdir, ignore_errors=True)
+        for attempt in attempts:
+            shutil.rmtree(attempt.workdir, ignore_errors=True)
+
+
+def _drive(attempts: list[_Run], progress: Progress) -> None:
+    try:
+        for attempt in attempts:
+            attempt.start_target()
+        for attempt in attempts:
+            attempt.start_locust()
+        _supervise(attempts, progress)
+        for attempt in attempts:
+            if attempt.sut is None or attempt.sut.alive():
+                attempt.audit = _fetch_audit(attempt.urls["audit_url"], attempt.notes)
+    except KeyboardInterrupt:
+        for attempt in attempts:
+            attempt.interrupted = True
+            attempt.notes.append("interrupted by the user (Ctrl-C)")
+        progress("interrupted: stopping Locust and the target, keeping what was measured")
+    finally:
+        for attempt in attempts:
+            attempt.stop_all()
 
 
 class _Run:
     """The state of one run while its processes are up."""
 
-    def __init__(self, request: RunRequest, run_id: str, out_dir: Path, progress: Progress):
+    def __init__(
+        self,
+        request: RunRequest,
+        run_id: str,
+        out_dir: Path,
+        progress: Progress,
+        taken: Collection[str] = (),
+    ):
         self.request, self.run_id, self.out_dir, self.progress = request, run_id, out_dir, progress
         self.workdir = Path(tempfile.mkdtemp(prefix=f"loadgate-{run_id}-"))
         target = request.target
         values = {"python": sys.executable, "workdir": str(self.workdir)}
-        values["port"] = str(free_port()) if target.start else ""
+        values["port"] = ""
+        while target.start and values["port"] in ("", *taken):  # side by side: one port each
+            values["port"] = str(free_port())
         values["base_url"] = _fill(target.base_url, values)
         self.values = values
         self.urls = {
@@ -145,25 +187,7 @@ class _Run:
         self.t_start = time.time()
         self.recording_path = self.workdir / "recording.json"
 
-    def drive(self) -> None:
-        try:
-            self._start_target()
-            self._start_locust()
-            assert self.locust is not None
-            self.infra_error = _supervise(
-                self.locust, self.sut, self.request.profile, self.workdir / "progress.json",
-                self.progress, self.notes, WORKERS_WAIT_S if self.request.master else 0.0,
-            )  # fmt: skip
-            if self.sut is None or self.sut.alive():
-                self.audit = _fetch_audit(self.urls["audit_url"], self.notes)
-        except KeyboardInterrupt:
-            self.interrupted = True
-            self.notes.append("interrupted by the user (Ctrl-C)")
-            self.progress("interrupted: stopping Locust and the target, keeping what was measured")
-        finally:
-            self._stop_all()
-
-    def _start_target(self) -> None:
+    def start_target(self) -> None:
         start = self.request.target.start
         if start is None:
             self.progress(f"checking the target at {self.urls['health_url']}")
@@ -183,7 +207,7 @@ class _Run:
         self.sut = Child.spawn("target", command, self.workdir / "sut.log", env, root)
         wait_healthy(self.urls["health_url"], self.sut, start.timeout_s)
 
-    def _start_locust(self) -> None:
+    def start_locust(self) -> None:
         profile = self.request.profile
         want_pin = self.request.pin if self.request.pin is not None else self.sut is not None
         cpu_count = os.cpu_count() or 1
@@ -217,7 +241,7 @@ class _Run:
         self.sampler.watch("generator", self.locust.pid, self.cores["generator"], children=True)
         self.sampler.start()
 
-    def _stop_all(self) -> None:
+    def stop_all(self) -> None:
         if self.locust is not None:
             self.locust.stop(grace_s=20)
         if self.sampler is not None:
@@ -238,7 +262,7 @@ class _Run:
             detail = (locust.tail() if locust else "") or "no output"
             where = logs.get("locust.log", self.out_dir)
             raise InfraError(f"Locust produced no recording (exit code {code}): {detail} ({where})")
-        recording = _read_recording(self.recording_path)
+        recording = read_recording(self.recording_path)
         shift = self.t_start - float(recording.get("t0") or self.t_start)
         for s in self.samples:  # sampled from our own start: move onto the recording's axis
             s.t = [round(t + shift, 2) for t in s.t]
@@ -330,44 +354,54 @@ def worker_command(
     return cmd + (["--processes", str(processes)] if processes > 1 else [])
 
 
-def _supervise(
-    locust: Child,
-    sut: Child | None,
-    profile: Profile,
-    progress_file: Path,
-    progress: Progress,
-    notes: list[str],
-    extra_s: float = 0.0,
-) -> str | None:
-    """Wait for Locust to finish; stop it early if the target dies or Locust hangs."""
+def _supervise(attempts: list[_Run], progress: Progress) -> None:
+    """Wait for every Locust to finish; stop one early if its target dies or it hangs."""
     started = time.monotonic()
-    deadline = started + profile.run_time_s + RUN_TIME_SLACK_S + LOCUST_GRACE_S + extra_s
+    deadlines = [
+        started
+        + a.request.profile.run_time_s
+        + RUN_TIME_SLACK_S
+        + LOCUST_GRACE_S
+        + (WORKERS_WAIT_S if a.request.master else 0.0)
+        for a in attempts
+    ]
+    first = attempts[0]
     last_report = 0.0
-    interactive = sys.stderr.isatty()
-    every = 2.0 if interactive else 10.0
-    while locust.alive():
+    every = 2.0 if sys.stderr.isatty() else 10.0
+    while any(a.locust is not None and a.locust.alive() for a in attempts):
         time.sleep(0.25)
         now = time.monotonic()
-        if sut is not None and not sut.alive():
-            elapsed = now - started
-            error = (
-                f"the target died {elapsed:.0f} s into the run "
-                f"(exit code {sut.returncode}): {sut.tail(3)}"
-            )
-            notes.append(error)
-            progress(error + "; stopping Locust")
-            locust.stop(grace_s=20)
-            return error
-        if now > deadline:
-            error = f"Locust did not finish within {deadline - started:.0f} s"
-            notes.append(error)
-            locust.stop(grace_s=20)
-            return error
+        for attempt, deadline in zip(attempts, deadlines, strict=True):
+            error = _check(attempt, now - started, now > deadline)
+            if error is not None:
+                attempt.infra_error = error
+                attempt.notes.append(error)
+                progress(error + "; stopping Locust")
+                assert attempt.locust is not None
+                attempt.locust.stop(grace_s=20)
         if now - last_report >= every:
             last_report = now
-            progress(_progress_line(progress_file, now - started, profile.run_time_s))
-    if locust.returncode not in (0, 1):  # 1 = "some requests failed", Locust's own verdict
-        notes.append(f"Locust exited with code {locust.returncode}: {locust.tail(3)}")
+            planned = first.request.profile.run_time_s
+            progress(_progress_line(first.workdir / "progress.json", now - started, planned))
+    for attempt in attempts:
+        locust = attempt.locust
+        # 1 = "some requests failed", Locust's own verdict
+        if locust is not None and attempt.infra_error is None and locust.returncode not in (0, 1):
+            attempt.notes.append(f"Locust exited with code {locust.returncode}: {locust.tail(3)}")
+
+
+def _check(attempt: _Run, elapsed: float, overdue: bool) -> str | None:
+    """Why this attempt's Locust must be stopped now, if it must."""
+    locust, sut = attempt.locust, attempt.sut
+    if locust is None or not locust.alive() or attempt.infra_error is not None:
+        return None
+    if sut is not None and not sut.alive():
+        return (
+            f"the target died {elapsed:.0f} s into the run "
+            f"(exit code {sut.returncode}): {sut.tail(3)}"
+        )
+    if overdue:
+        return f"Locust did not finish within {elapsed:.0f} s"
     return None
 
 
@@ -424,117 +458,3 @@ def _keep_logs(workdir: Path, out_dir: Path, keep_all: bool) -> dict[str, Path]:
     if keep_all:
         shutil.copytree(workdir, out_dir / "workdir", dirs_exist_ok=True)
     return kept
-
-
-def _read_recording(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: corrupt recording from the Locust plugin: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != "loadgate.recording":
-        raise DataError(f"{path}: not a loadgate recording")
-    return data
-
-
-def assemble(
-    recording: dict[str, Any],
-    *,
-    run_id: str,
-    target: Target,
-    profile: Profile,
-    complete: bool,
-    notes: list[str],
-    audit: dict[str, Any] | None,
-    environment: dict[str, Any],
-    processes: list[ProcessSamples],
-    command: list[str],
-    budgets: tuple[Budget, ...] = (),
-) -> RunResult:
-    """Turn the plugin's recording into a RunResult (histograms stay exact; series per second)."""
-    t0 = float(recording.get("t0") or time.time())
-    end = float(recording.get("end") or t0)
-    window_start = t0 + profile.warmup_s
-    window_s = max(0.0, min(end, t0 + profile.run_time_s) - window_start)
-    endpoints = endpoints_from_dict(recording["window"], "recording.window")
-    stages = _stages(recording, profile)
-    if stages:
-        notes.append("capacity: " + find_knee(stages, budgets).sentence())
-    arrivals = None
-    if recording.get("open_model"):
-        counts = recording.get("arrivals", {})
-        arrivals = Arrivals(profile.arrival_rate, counts["intended"], counts["dropped"])
-    timeline = _timeline(recording, int(t0))
-    if complete and window_s < profile.duration_s * 0.95:
-        complete = False
-        notes.append(f"the measurement window covered {window_s:.0f} of {profile.duration_s:.0f} s")
-    profile_dict = dataclasses.asdict(profile)
-    # the merged budgets travel with the result, so it can be judged again from the file alone
-    profile_dict["budgets"] = [
-        {"endpoint": b.endpoint, "metric": b.metric, "limit": b.limit, "source": b.source}
-        for b in budgets
-    ]
-    # processes sampled relative to our own start; shift onto the recording's time axis
-    return RunResult(
-        run_id=run_id,
-        target=target.name,
-        scenario=profile.name,
-        profile=profile_dict,
-        started_at=dt.datetime.fromtimestamp(t0, dt.UTC).isoformat(timespec="seconds"),
-        t0=t0,
-        warmup_s=profile.warmup_s,
-        window_s=round(window_s, 3),
-        status="complete" if complete else "incomplete",
-        endpoints=endpoints,
-        timeline=timeline,
-        users_target=profile.users,
-        users_reached=max(timeline.users, default=0),
-        processes=processes,
-        notes=notes,
-        audit=audit,
-        environment=environment,
-        command=command,
-        arrivals=arrivals,
-        stages=stages,
-    )
-
-
-def _stages(recording: dict[str, Any], profile: Profile) -> list[Stage]:
-    """The capacity steps of the plan, each with what the recorder measured in it."""
-    plan = parse_shape(profile.shape).stages(profile.users)
-    recorded = recording.get("stages", [])
-    return [
-        Stage(
-            users=step.users,
-            start_s=step.start_s,
-            end_s=step.end_s,
-            endpoints={
-                name: EndpointResult(name, LatencyHistogram.decode(encoded), failures=failures)
-                for name, (encoded, failures) in data["endpoints"].items()
-            },
-        )
-        for step, data in zip(plan, recorded, strict=False)
-    ]
-
-
-def _timeline(recording: dict[str, Any], base: int) -> Timeline:
-    seconds = {int(s) - base: b for s, b in recording["seconds"].items()}
-    users = {int(s) - base: n for s, n in recording["users"].items()}
-    last = max([*seconds, *users, -1])
-    offsets = list(range(0, last + 1))
-    names = sorted({name for b in seconds.values() for name in b})
-    series = {name: EndpointSeries([], [], [], [], []) for name in names}
-    user_series: list[int] = []
-    current_users = 0
-    for off in offsets:
-        current_users = users.get(off, current_users)
-        user_series.append(current_users)
-        bucket = seconds.get(off, {})
-        for name in names:
-            count, fails, p50, p95, p99 = bucket.get(name, [0, 0, None, None, None])
-            s = series[name]
-            s.requests.append(count + fails)
-            s.failures.append(fails)
-            s.p50_ms.append(p50)
-            s.p95_ms.append(p95)
-            s.p99_ms.append(p99)
-    return Timeline(seconds=offsets, users=user_series, endpoints=series)
