@@ -1,8 +1,11 @@
 """Paired A/B: ``loadgate ab --base REV [--head REV]`` re-measures the base revision's SUT in the
-same job as the head's, runs interleaved ABBA, one value per run and gated metric, and a
+same job as the head's, in pairs of runs, one value per run and gated metric, and a
 sequential paired test on log ratios with looks after 3, 6 and 10 pairs (DESIGN §3, §8).
 
-This is the mode that holds on noisy shared CI machines: both sides see the same noise.
+A pair runs side by side by default: both SUTs and both load generators at once, measuring
+over the same seconds, so the shared machine's noise (CPU steal, frequency, neighbours) hits
+both sides alike and cancels in the ratio (duet benchmarking). Which side starts first
+alternates (ABBA). ``side_by_side=False`` runs the two sides one after the other instead.
 
 >>> outcome = run_ab(AbRequest(base_rev="main", head_rev=None, target=t, profile=p, ...))
 >>> outcome.verdict.status
@@ -27,7 +30,7 @@ from loadgate.durations import format_ms
 from loadgate.errors import InfraError, InvalidRunError, UsageError
 from loadgate.files import write_json_atomic
 from loadgate.results import RunResult, write_result
-from loadgate.runner import RunRequest, run
+from loadgate.runner import RunRequest, run_side_by_side
 from loadgate.verdict import Check, GatePolicy, Verdict, gated_metrics, status_of
 
 LOOKS = (3, 6, 10)
@@ -49,6 +52,8 @@ class AbRequest:
     repo: Path = field(default_factory=Path.cwd)
     looks: tuple[int, ...] = LOOKS
     command: tuple[str, ...] = ()
+    # both sides of a pair at once (duet), or one after the other (ABBA in time)
+    side_by_side: bool = True
 
 
 @dataclass
@@ -100,13 +105,21 @@ def checkout(repo: Path, rev: str | None) -> Iterator[tuple[Path, str]]:
         shutil.rmtree(where.parent, ignore_errors=True)
 
 
-def order(pairs: int) -> list[tuple[int, str]]:
-    """ABBA: (pair, side) in run order — base first in even pairs, head first in odd ones."""
-    out: list[tuple[int, str]] = []
+def order(pairs: int, side_by_side: bool = False) -> list[list[tuple[int, str]]]:
+    """The plan: steps of (pair, side) run together, base first in even pairs, head first in
+    odd ones (ABBA). One after the other, every step is one run; side by side, one pair.
+
+    >>> order(2)
+    [[(0, 'base')], [(0, 'head')], [(1, 'head')], [(1, 'base')]]
+    >>> order(2, side_by_side=True)
+    [[(0, 'base'), (0, 'head')], [(1, 'head'), (1, 'base')]]
+    """
+    steps: list[list[tuple[int, str]]] = []
     for i in range(pairs):
         sides = ("base", "head") if i % 2 == 0 else ("head", "base")
-        out += [(i, side) for side in sides]
-    return out
+        pair = [(i, side) for side in sides]
+        steps += [pair] if side_by_side else [[run] for run in pair]
+    return steps
 
 
 def run_ab(request: AbRequest, progress: Progress = lambda _line: None) -> AbOutcome:
@@ -130,32 +143,26 @@ def _interleave(
     runs: list[dict[str, Any]] = []
     looks: dict[Metric, stats.PairedLook] = {}
     last_head: RunResult | None = None
-    max_pairs = max(request.looks)
-    for n, (pair, side) in enumerate(order(max_pairs), start=1):
-        progress(f"A/B run {n} (pair {pair + 1}, {side}) ...")
-        result = _one_run(request, side, trees[side], pair, n)
-        if not metrics:
-            metrics = gated_metrics(result, request.budgets, request.policy.quantiles)
-        for metric in metrics:
-            values[side].setdefault(metric, []).append(_value(result, metric))
-        if side == "head":
-            last_head = result
-        runs.append(
-            {"pair": pair + 1, "side": side, "run_id": result.run_id, "rev": trees[side][1]}
-        )
+    n = 0
+    for step in order(max(request.looks), request.side_by_side):
+        what = " and ".join(f"{side} {pair + 1}" for pair, side in step)
+        progress(f"A/B runs {n + 1}-{n + len(step)} ({what}) ..." if len(step) > 1 else
+                 f"A/B run {n + 1} ({what}) ...")  # fmt: skip
+        results = _run_step(request, step, trees, n)
+        for (pair, side), result in zip(step, results, strict=True):
+            n += 1
+            if not metrics:
+                metrics = gated_metrics(result, request.budgets, request.policy.quantiles)
+            for metric in metrics:
+                values[side].setdefault(metric, []).append(metric_value(result, metric))
+            if side == "head":
+                last_head = result
+            runs.append(
+                {"pair": pair + 1, "side": side, "run_id": result.run_id, "rev": trees[side][1]}
+            )
         done_pairs = min(len(v) for side_values in values.values() for v in side_values.values())
         if done_pairs in request.looks and n % 2 == 0:
-            looks = {
-                m: stats.paired_sequential_test(
-                    values["base"][m],
-                    values["head"][m],
-                    looks=request.looks,
-                    alpha=request.policy.alpha,
-                    min_effect=request.policy.effect_for(m[0]),
-                    n_metrics=len(metrics),
-                )
-                for m in metrics
-            }
+            looks = look_at(values["base"], values["head"], metrics, request.looks, request.policy)
             undecided = [m for m, look in looks.items() if look.decision == "continue"]
             progress(
                 f"A/B look after {done_pairs} pairs: "
@@ -167,32 +174,67 @@ def _interleave(
     return AbOutcome(verdict, metrics, values["base"], values["head"], looks, last_head, runs)
 
 
-def _one_run(request: AbRequest, side: str, tree: tuple[Path, str], pair: int, n: int) -> RunResult:
-    out = request.out_dir / f"{n:02d}-{side}"
-    outcome = run(
-        RunRequest(
-            target=request.target,
-            profile=request.profile,
-            out_dir=out,
-            budgets=request.budgets,
-            sut_root=tree[0],
-            command=request.command,
-        ),
-        progress=lambda _line: None,
+def look_at(
+    base: dict[Metric, list[float]],
+    head: dict[Metric, list[float]],
+    metrics: list[Metric],
+    looks: tuple[int, ...],
+    policy: GatePolicy,
+) -> dict[Metric, stats.PairedLook]:
+    """The sequential paired test of every gated metric at the last look reached
+    (Bonferroni across the metrics, the level spent across looks)."""
+    return {
+        m: stats.paired_sequential_test(
+            base[m],
+            head[m],
+            looks=looks,
+            alpha=policy.alpha,
+            min_effect=policy.effect_for(m[0]),
+            n_metrics=len(metrics),
+        )
+        for m in metrics
+    }
+
+
+def _run_step(
+    request: AbRequest, step: list[tuple[int, str]], trees: dict[str, tuple[Path, str]], done: int
+) -> list[RunResult]:
+    """Run one step of the plan (one run, or a pair side by side) and check every run."""
+    outs = [request.out_dir / f"{done + i + 1:02d}-{side}" for i, (_, side) in enumerate(step)]
+    outcomes = run_side_by_side(
+        [
+            RunRequest(
+                target=request.target,
+                profile=request.profile,
+                out_dir=out,
+                budgets=request.budgets,
+                sut_root=trees[side][0],
+                command=request.command,
+            )
+            for out, (_, side) in zip(outs, step, strict=True)
+        ]
     )
-    result = outcome.result
-    result.environment["ab"] = {"side": side, "pair": pair + 1, "rev": tree[1]}
-    write_result(out / "result.json", result)
-    if outcome.interrupted:
-        raise KeyboardInterrupt
-    if outcome.infra_error:
-        raise InfraError(f"A/B run {n} ({side}): {outcome.infra_error}")
-    if result.status != "complete":
-        raise InvalidRunError(f"A/B run {n} ({side}) is incomplete: {'; '.join(result.notes)}")
-    return result
+    results = []
+    for i, (outcome, out, (pair, side)) in enumerate(zip(outcomes, outs, step, strict=True)):
+        result = outcome.result
+        result.environment["ab"] = {
+            "side": side, "pair": pair + 1, "rev": trees[side][1],
+            "side_by_side": request.side_by_side,
+        }  # fmt: skip
+        write_result(out / "result.json", result)
+        n = done + i + 1
+        if outcome.interrupted:
+            raise KeyboardInterrupt
+        if outcome.infra_error:
+            raise InfraError(f"A/B run {n} ({side}): {outcome.infra_error}")
+        if result.status != "complete":
+            raise InvalidRunError(f"A/B run {n} ({side}) is incomplete: {'; '.join(result.notes)}")
+        results.append(result)
+    return results
 
 
-def _value(result: RunResult, metric: Metric) -> float:
+def metric_value(result: RunResult, metric: Metric) -> float:
+    """The run-level value of one gated metric: the endpoint's quantile in ms."""
     name, q = metric
     ep = result.endpoints.get(name)
     if ep is None or ep.histogram.count == 0:

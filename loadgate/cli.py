@@ -271,6 +271,12 @@ def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
     show_default=True,
     help="pairs after which to look (the last is the most pairs run)",
 )
+@click.option(
+    "--sequential",
+    is_flag=True,
+    help="run base and head one after the other (ABBA in time) instead of side by side; "
+    "for targets that cannot run twice at once",
+)
 def ab_cmd(
     base_rev: str,
     head_rev: str | None,
@@ -281,11 +287,13 @@ def ab_cmd(
     duration: float | None,
     warmup: float | None,
     looks: str,
+    sequential: bool,
 ) -> None:
-    """Paired A/B: interleave base and head runs (ABBA) until a sequential test decides.
+    """Paired A/B: pairs of base and head runs until a sequential test decides.
 
     The mode for gating a merge request on a noisy shared runner: both revisions are
-    measured in the same job, so machine noise hits both sides alike.
+    measured in the same job, each pair side by side (both SUTs and both load generators
+    at once, so machine noise hits both sides alike), the order alternated (ABBA).
     """
     tgt = config.load_target(target)
     profile = config.apply_overrides(
@@ -310,6 +318,7 @@ def ab_cmd(
         policy=GatePolicy.from_profile(dataclasses.asdict(profile)),
         looks=plan,
         command=("loadgate", *sys.argv[1:]),
+        side_by_side=not sequential,
     )
     outcome = ab.run_ab(request, progress=_say)
     ab.write_summary(out_dir / "ab.json", outcome)

@@ -3,6 +3,7 @@ bet placement fails, naming that endpoint. Runs in a throwaway clone with real g
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from loadgate.results import read_result
 
 from .conftest import ROOT
 
@@ -57,6 +60,24 @@ def test_a_revision_against_itself_passes(repo: Path, tmp_path: Path) -> None:
     assert all(m["decision"] != "regression" for m in summary["metrics"])
     for name in ("report.html", "summary.md", "junit.xml"):
         assert (tmp_path / "same" / name).is_file()
+    # side by side: each pair's two runs measured over the same seconds
+    first, second = (
+        read_result(tmp_path / "same" / d / "result.json") for d in ("01-base", "02-head")
+    )
+    assert abs(first.t0 - second.t0) < 2.0
+    assert first.environment["ab"]["side_by_side"] is True
+
+
+def test_sequential_runs_one_side_after_the_other(repo: Path, tmp_path: Path) -> None:
+    proc = ab(repo, tmp_path / "seq", "--base", "HEAD~1", "--head", "HEAD~1", "--sequential",
+              "--looks", "3")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "seq" / "ab.json").read_text())
+    assert [r["side"] for r in summary["runs"]] == ["base", "head", "head", "base", "base", "head"]
+    runs = [read_result(tmp_path / "seq" / f"{i + 1:02d}-{r['side']}" / "result.json")
+            for i, r in enumerate(summary["runs"])]  # fmt: skip
+    for before, after in itertools.pairwise(runs):
+        assert after.t0 >= before.t0 + before.window_s  # one at a time
 
 
 def test_a_slower_revision_fails_naming_the_endpoint(repo: Path, tmp_path: Path) -> None:
