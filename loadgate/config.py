@@ -69,7 +69,7 @@ class Profile:
     min_effect: float = 0.10
     alpha: float = 0.01
     min_effects: Mapping[str, float] = field(default_factory=dict)
-    quantiles: tuple[float, ...] = (0.95, 0.99)
+    quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
     fixed_users: Mapping[str, int] = field(default_factory=dict)  # e.g. a few Traders
     shape: str = "constant"  # load plan, see loadgate/shapes.py
     arrival_rate: float = 0.0  # open model: requests started per second (0: closed model)
@@ -295,7 +295,7 @@ def load_profile(name: str, path: Path | None = None) -> Profile:
             str(k): _fraction(r, f"min_effects.{k}", v)
             for k, v in r.get("min_effects", dict, {}).items()
         },
-        quantiles=_quantiles(r, r.get("gate_quantiles", list, ["p95", "p99"])),
+        quantiles=_quantiles(r, r.get("gate_quantiles", list, ["p50", "p95", "p99"])),
         fixed_users=dict(fixed),
         shape=shape,
         arrival_rate=arrival_rate,

@@ -143,7 +143,7 @@ def test_regression_against_a_stored_baseline(tmp_path: Path) -> None:
     slower = judge(make_result({BETS: (lognormal_ms(14, 20_000, 98), 0)}), [], baseline)
     assert slower.status == "fail"
     assert {c.outcome for c in slower.of_kind("regression")} == {"regression"}
-    assert "POST /bets p95 is" in slower.headline and "+4" in slower.headline
+    assert "POST /bets p50 is" in slower.headline and "+39.8%" in slower.headline
 
 
 def test_other_machine_makes_regressions_advisory(tmp_path: Path) -> None:
