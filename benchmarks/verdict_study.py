@@ -1,101 +1,167 @@
 """Proof of the verdict's quality on this machine: an A/A study (false alarms) and a power study
 (detection of injected regressions), plus the run-to-run noise per endpoint and quantile.
 
-    python benchmarks/verdict_study.py --runs 8 --duration 10s
+    python benchmarks/verdict_study.py --rounds 10 [--duration 30s]
 
 Method (said again in the printed output):
-1. Measure real short `loadgate run`s of the bundled SUT, interleaved across arms so machine
-   drift hits every arm alike: arm A (unchanged code) and arms +10%, +20%, +50%, where a fixed
-   latency equal to that share of A's measured POST /bets P95 is injected on POST /bets only
-   (a constant added to every request raises P95 by exactly that share).
-2. Reduce each run to one value per gated metric (endpoint × P95/P99), as the verdict does.
-3. Draw trials from the measured runs: stored-baseline trials (5 A runs blessed, one other run
-   judged) and paired A/B trials (sequences of (base, head) pairs through the sequential test
-   with looks at 3, 6, 10 pairs). Trials reuse a finite pool of runs, so the rates estimate
-   what the verdict would do on runs like these; they are not independent experiments.
+1. Measure pairs as `loadgate ab` does: a pair is two runs of the bundled SUT side by side
+   (both SUTs and both load generators at once, `run_side_by_side`), base = unchanged code,
+   head = unchanged code (A/A) or a fixed latency on POST /bets equal to +10%, +20%, +50% of
+   its P50 (a constant added to every request raises P50 by exactly that share, the tail
+   quantiles by less), and one arm sized on P95 instead (+20% of P95: P95 rises by 20%, P50
+   by more); P50 and P95 are measured in calibration pairs first. A round holds one pair of
+   each arm, in a fresh random order; which side starts first alternates, as ABBA does.
+2. Reduce each run to one value per gated metric, as the verdict does (`gated_metrics`,
+   `metric_value`: every endpoint's P50, P95, P99 with enough samples, plus budgeted ones).
+3. Paired trials: up to 10 pairs drawn without replacement from an arm's pool, judged by
+   `ab.look_at` after 3, 6 and 10 pairs, stopping when every metric is decided, exactly as
+   `loadgate ab`. Trials reuse a finite pool, so their rates describe runs like these, not
+   independent experiments; a parametric line draws log-ratios from a normal with the pool's
+   mean and spread for POST /bets P50 and P95 (a smooth estimate of the same thing).
+4. Stored-baseline trials: 5 base-side runs blessed, another run judged (Holm across metrics).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from loadgate import stats
-from loadgate.verdict import GatePolicy
+from loadgate import ab, config, stats
+from loadgate.durations import parse_duration
+from loadgate.runner import RunRequest, run_side_by_side
+from loadgate.verdict import GatePolicy, gated_metrics
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET_ENDPOINT = "POST /bets"
-QUANTILES = (0.95, 0.99)
+TARGET_METRIC = (TARGET_ENDPOINT, 0.95)
 LOOKS = (3, 6, 10)
-Values = dict[tuple[str, float], float]
+Metric = tuple[str, float]
+Values = dict[Metric, float]
+Pair = tuple[Values, Values]
 
 
-def one_run(out: Path, args: argparse.Namespace, fault: str | None) -> Values:
-    cmd = [
-        sys.executable, "-m", "loadgate.cli", "run", "--no-baseline", "--out", str(out),
-        "--users", str(args.users), "--warmup", args.warmup, "--duration", args.duration,
-    ]  # fmt: skip
-    if fault:
-        cmd += ["--fault", fault]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    # 1 and 4 are verdicts on the smoke budgets, which this study does not use
-    if proc.returncode not in (0, 1, 4):
-        raise SystemExit(f"run failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
-    data = json.loads((out / "result.json").read_text())
-    values: Values = {}
-    for name, ep in data["endpoints"].items():
-        summary = ep["summary"]
-        for q in QUANTILES:
-            if summary["requests"] - summary["failures"] >= stats.min_samples_for_interval(q):
-                values[(name, q)] = summary[f"p{q * 100:g}_ms"]
-    return values
+class Study:
+    """The measured pools: pairs per arm, every base-side run, and how long it took."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args, self.workdir = args, workdir
+        self.target = config.load_target("local")
+        self.profile = config.apply_overrides(
+            config.load_profile("smoke"),
+            {},
+            {"users": args.users, "warmup_s": args.warmup, "duration_s": args.duration},
+        )
+        self.budgets = config.budgets_for(self.target, self.profile)
+        self.policy = GatePolicy()
+        self.metrics: list[Metric] = []
+        self.pairs: dict[str, list[Pair]] = {}
+        self.started = time.monotonic()
+        self.n = 0
+
+    def pair(self, head_fault: str | None, base_first: bool) -> Pair:
+        self.n += 1
+        runs = {
+            "base": RunRequest(self.target, self.profile, self.workdir / f"{self.n}-base"),
+            "head": RunRequest(
+                self.target,
+                self.profile,
+                self.workdir / f"{self.n}-head",
+                sut_faults=(head_fault,) if head_fault else (),
+            ),
+        }
+        order = ["base", "head"] if base_first else ["head", "base"]
+        outcomes = dict(zip(order, run_side_by_side([runs[s] for s in order]), strict=True))
+        for side, outcome in outcomes.items():
+            if outcome.infra_error or outcome.interrupted or outcome.result.status != "complete":
+                raise SystemExit(f"pair {self.n} {side}: {outcome.infra_error or 'incomplete'}")
+        base, head = outcomes["base"].result, outcomes["head"].result
+        if not self.metrics:
+            self.metrics = gated_metrics(base, self.budgets, self.policy.quantiles)
+        return (
+            {m: ab.metric_value(base, m) for m in self.metrics},
+            {m: ab.metric_value(head, m) for m in self.metrics},
+        )
+
+    def measure(self) -> None:
+        args = self.args
+        print(f"calibrating: {args.calibration} A/A pairs", flush=True)
+        aa = [self.pair(None, i % 2 == 0) for i in range(args.calibration)]
+        p50, p95 = (
+            statistics.median(v[(TARGET_ENDPOINT, q)] for pair in aa for v in pair)
+            for q in (0.5, 0.95)
+        )
+        # a constant delay of e x P50 makes the typical request e slower (P50 rises by e,
+        # the tail quantiles by less); the tail arm sizes it on P95 instead
+        faults: dict[str, str | None] = {"A/A": None}
+        for e in args.effects:
+            faults[f"+{e:.0%}"] = f"latency:{TARGET_ENDPOINT}={max(0.01, p50 * e):.3f}ms"
+        if args.tail_effect:
+            delay = max(0.01, p95 * args.tail_effect)
+            faults[f"+{args.tail_effect:.0%} P95"] = f"latency:{TARGET_ENDPOINT}={delay:.3f}ms"
+        print(f"{TARGET_ENDPOINT} P50 = {p50:.3f} ms, P95 = {p95:.3f} ms; head faults: {faults}",
+              flush=True)  # fmt: skip
+        self.pairs = {arm: [] for arm in faults}
+        self.pairs["A/A"] += aa
+        shuffle = random.Random(args.seed)
+        for i in range(args.rounds):
+            plan = list(faults.items())
+            shuffle.shuffle(plan)
+            for j, (arm, fault) in enumerate(plan):
+                self.pairs[arm].append(self.pair(fault, (i + j) % 2 == 0))
+            elapsed = time.monotonic() - self.started
+            print(f"  round {i + 1}/{args.rounds} done, {elapsed / 60:.1f} min", flush=True)
 
 
-def measure(args: argparse.Namespace, workdir: Path) -> dict[str, list[Values]]:
-    arms: dict[str, list[Values]] = {"A": []}
-    started = time.monotonic()
-    print(f"calibrating: {args.calibration} A runs", flush=True)
-    for i in range(args.calibration):
-        arms["A"].append(one_run(workdir / f"cal{i}", args, None))
-    p95 = sorted(v[(TARGET_ENDPOINT, 0.95)] for v in arms["A"])[len(arms["A"]) // 2]
-    faults = {
-        f"+{int(e * 100)}%": f"latency:{TARGET_ENDPOINT}={max(0.1, p95 * e):.2f}ms"
-        for e in args.effects
-    }
-    for arm in faults:
-        arms[arm] = []
-    print(f"A: {TARGET_ENDPOINT} P95 = {p95:.2f} ms; faults: {faults}", flush=True)
-    order = random.Random(args.seed)
-    for i in range(args.runs):
-        # a fresh order each round, so no arm always runs at the same point of a noise cycle
-        plan = [("A", None), *faults.items()]
-        order.shuffle(plan)
-        for arm, fault in plan:
-            arms[arm].append(one_run(workdir / f"{arm}-{i}", args, fault))
-        print(f"  round {i + 1}/{args.runs} done, {time.monotonic() - started:.0f} s", flush=True)
-    return arms
+def paired_trial(
+    rng: random.Random, pool: list[Pair], metrics: list[Metric]
+) -> tuple[set[str], int]:
+    """Endpoints flagged by the sequential paired test as `loadgate ab` runs it, and the pairs."""
+    drawn = rng.sample(pool, min(len(pool), max(LOOKS)))
+    while len(drawn) < max(LOOKS):  # a pool smaller than the last look: draw the rest again
+        drawn.append(rng.choice(pool))
+    policy = GatePolicy()
+    looks: dict[Metric, stats.PairedLook] = {}
+    for n in LOOKS:
+        base = {m: [b[m] for b, _ in drawn[:n]] for m in metrics}
+        head = {m: [h[m] for _, h in drawn[:n]] for m in metrics}
+        looks = ab.look_at(base, head, metrics, LOOKS, policy)
+        if all(look.decision != "continue" for look in looks.values()):
+            break
+    flagged = {m[0] for m, look in looks.items() if look.decision == "regression"}
+    return flagged, max(look.pairs for look in looks.values())
+
+
+def parametric_power(mean: float, sd: float, n_metrics: int, trials: int, seed: int) -> float:
+    """Detection rate of the sequential test for log-ratios ~ N(mean, sd), one metric of n."""
+    rng = random.Random(seed)
+    hits = 0
+    for _ in range(trials):
+        d = [rng.gauss(mean, sd) for _ in range(max(LOOKS))]
+        for n in LOOKS:
+            look = stats.paired_sequential_test(
+                [1.0] * n, [math.exp(x) for x in d[:n]], looks=LOOKS, n_metrics=n_metrics
+            )
+            if look.decision != "continue":
+                break
+        hits += look.decision == "regression"
+    return hits / trials
 
 
 def baseline_trial(
-    rng: random.Random, pool_a: list[Values], current: Values, policy: GatePolicy
+    rng: random.Random, runs: list[Values], current: Values, metrics: list[Metric]
 ) -> set[str]:
-    """Endpoints flagged when ``current`` is judged against 5 A runs (Holm across metrics)."""
-    base = rng.sample(pool_a, 5)
-    metrics = [m for m in current if all(m in b for b in base)]
-    if not metrics:
-        return set()
+    """Endpoints flagged when ``current`` is judged against 5 other runs (Holm across metrics)."""
+    base = rng.sample([r for r in runs if r is not current], 5)
     comparisons = [
-        stats.compare_to_baseline([b[m] for b in base], current[m], alpha=policy.alpha)
-        for m in metrics
+        stats.compare_to_baseline([b[m] for b in base], current[m], alpha=0.01) for m in metrics
     ]
-    significant = stats.holm([c.p_value for c in comparisons], policy.alpha)
+    significant = stats.holm([c.p_value for c in comparisons], 0.01)
     return {
         m[0]
         for m, c, s in zip(metrics, comparisons, significant, strict=True)
@@ -103,109 +169,117 @@ def baseline_trial(
     }
 
 
-def paired_trial(
-    rng: random.Random, base_pool: list[Values], head_pool: list[Values], policy: GatePolicy
-) -> tuple[set[str], int]:
-    """Endpoints flagged by the sequential paired test, and the pairs it took."""
-    metrics = [m for m in head_pool[0] if m in base_pool[0]]
-    base: list[Values] = []
-    head: list[Values] = []
-    decisions: dict[tuple[str, float], str] = {}
-    for pairs in range(1, max(LOOKS) + 1):
-        if base_pool is head_pool:  # A/A: two different runs of the same code
-            b, h = rng.sample(base_pool, 2)
-        else:  # a pair is measured in the same round, side by side, as `loadgate ab` does
-            r = rng.randrange(min(len(base_pool), len(head_pool)))
-            b, h = base_pool[r], head_pool[r]
-        base.append(b)
-        head.append(h)
-        if pairs not in LOOKS:
-            continue
-        decisions = {
-            m: stats.paired_sequential_test(
-                [b[m] for b in base],
-                [h[m] for h in head],
-                looks=LOOKS,
-                alpha=policy.alpha,
-                min_effect=policy.min_effect,
-                n_metrics=len(metrics),
-            ).decision
-            for m in metrics
-        }
-        if "continue" not in decisions.values():
-            break
-    return {m[0] for m, d in decisions.items() if d == "regression"}, len(base)
+def sd_log(xs: Sequence[float]) -> float:
+    return statistics.stdev(math.log(x) for x in xs)
 
 
-def noise_table(pool: list[Values]) -> list[str]:
-    lines = [f"{'metric':<26} {'median':>9} {'run-to-run sd':>14} {'detectable (K=5)':>17}"]
-    for metric in sorted(pool[0]):
-        xs = [v[metric] for v in pool if metric in v]
-        logs = [math.log(x) for x in xs]
-        mean = sum(logs) / len(logs)
-        sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
-        detectable = stats.detectable_change(xs[:5]) if len(xs) >= 5 else None
-        det = f"+{detectable:.0%}" if detectable is not None else "-"
-        label = f"{metric[0]} p{metric[1] * 100:g}"
-        lines.append(f"{label:<26} {sorted(xs)[len(xs) // 2]:>7.2f}ms {sd:>13.1%} {det:>17}")
+def noise_table(study: Study) -> list[str]:
+    """Per metric: run-to-run sd of log values, sd of the paired log-ratio in A/A pairs, and the
+    smallest rise the paired test would catch at 10 pairs with that spread (95% of the time)."""
+    aa = study.pairs["A/A"]
+    runs = [v for pair in aa for v in pair]
+    n = len(study.metrics)
+    lines = [
+        f"{'metric':<28} {'median':>9} {'run sd':>7} {'pair sd':>8} {'detectable (10 pairs)':>22}"
+    ]
+    for m in study.metrics:
+        d = [math.log(h[m] / b[m]) for b, h in aa]
+        pair_sd = statistics.stdev(d)
+        # z-approximation of the 95%-power shift at the last look's level (one metric of n)
+        level = stats.look_levels(LOOKS, 0.01 / n)[-1]
+        t_crit = statistics.NormalDist().inv_cdf(1 - level) * 1.15  # ~t with 9 df
+        detectable = math.exp((t_crit + 1.83) * pair_sd / math.sqrt(max(LOOKS))) - 1
+        lines.append(
+            f"{m[0] + ' p' + format(m[1] * 100, 'g'):<28} "
+            f"{statistics.median(v[m] for v in runs):>7.2f}ms {sd_log([v[m] for v in runs]):>7.1%} "
+            f"{pair_sd:>8.1%} {'+' + format(detectable, '.0%'):>22}"
+        )
     return lines
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=8, help="runs per arm after calibration")
-    parser.add_argument("--calibration", type=int, default=4)
-    parser.add_argument("--users", type=int, default=60)
-    parser.add_argument("--warmup", default="3s")
-    parser.add_argument("--duration", default="20s")
-    parser.add_argument("--effects", type=float, nargs="+", default=[0.10, 0.20, 0.50])
-    parser.add_argument("--trials", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="loadgate-study-") as tmp:
-        arms = measure(args, Path(tmp))
-    measured_s = time.monotonic() - started
-    rng = random.Random(args.seed)
-    policy = GatePolicy()
-    pool_a = arms["A"]
-    rounds_a = pool_a[args.calibration :]  # the A runs measured in the same rounds as the arms
-    print(f"\nmeasured {sum(len(v) for v in arms.values())} runs in {measured_s / 60:.1f} min "
-          f"({args.users} users, {args.warmup} warm-up + {args.duration} each; "
-          f"policy: material +{policy.min_effect:.0%}, alpha {policy.alpha})")  # fmt: skip
-    print("\nRun-to-run noise of arm A (sd of log values; detectable = smallest rise that")
-    print("stands out of a 5-run baseline at alpha 1%):")
-    print("\n".join(noise_table(pool_a)))
-    print(f"\n{'study':<34} {'trials':>7} {'flagged any':>12} {'flagged bets':>13} "
-          f"{'flagged other':>14} {'mean pairs':>11}")  # fmt: skip
+def report(study: Study, trials: int, seed: int) -> None:
+    rng = random.Random(seed)
+    metrics = study.metrics
+    print(
+        f"\ngated metrics ({len(metrics)}): " + ", ".join(f"{e} p{q * 100:g}" for e, q in metrics)
+    )
+    print("\nRun-to-run noise (A/A pairs: 'run sd' = sd of log values over every run, 'pair sd' =")
+    print("sd of ln(head/base) within side-by-side pairs; detectable = approximate +x% caught 95%")
+    print("of the time at 10 pairs):")
+    print("\n".join(noise_table(study)))
+    header = f"{'study':<32} {'pool':>5} {'trials':>7} {'flagged any':>12} {'flagged bets':>13} "
+    print("\n" + header + f"{'flagged other':>14} {'mean pairs':>11}")
 
-    def row(label: str, results: list[tuple[set[str], int]]) -> None:
+    def row(label: str, pool: int, results: list[tuple[set[str], int]]) -> None:
         n = len(results)
         any_ = sum(1 for f, _ in results if f) / n
         bets = sum(1 for f, _ in results if TARGET_ENDPOINT in f) / n
         other = sum(1 for f, _ in results if f - {TARGET_ENDPOINT}) / n
         pairs = sum(p for _, p in results) / n
-        print(f"{label:<34} {n:>7} {any_:>12.1%} {bets:>13.1%} {other:>14.1%} {pairs:>11.1f}")
+        print(f"{label:<32} {pool:>5} {n:>7} {any_:>12.1%} {bets:>13.1%} {other:>14.1%} "
+              f"{pairs:>11.1f}")  # fmt: skip
 
-    aa_base = []
-    for _ in range(args.trials):
-        current = rng.choice(pool_a)
-        others = [v for v in pool_a if v is not current]
-        aa_base.append((baseline_trial(rng, others, current, policy), 0))
-    row("A/A, stored baseline (K=5)", aa_base)
-    row(
-        "A/A, paired sequential",
-        [paired_trial(rng, pool_a, pool_a, policy) for _ in range(args.trials)],
+    base_runs = [b for pairs in study.pairs.values() for b, _ in pairs]
+    aa_runs = [v for pair in study.pairs["A/A"] for v in pair]
+    for arm, pool in study.pairs.items():
+        row(
+            f"{arm}, paired (ab)",
+            len(pool),
+            [paired_trial(rng, pool, metrics) for _ in range(trials)],
+        )
+        if arm == "A/A":
+            judged = [
+                (baseline_trial(rng, base_runs, c, metrics), 0)
+                for c in rng.choices(aa_runs, k=trials)
+            ]
+        else:
+            heads = [h for _, h in pool]
+            judged = [
+                (baseline_trial(rng, base_runs, rng.choice(heads), metrics), 0)
+                for _ in range(trials)
+            ]
+        row(f"{arm}, stored baseline (K=5)", len(base_runs), judged)
+    print("\nParametric check (log-ratios ~ normal with each arm's mean and sd; 20,000 sequences,")
+    print("the test at the level of one metric among all gated):")
+    for arm, pool in study.pairs.items():
+        for q in (0.5, 0.95):
+            m = (TARGET_ENDPOINT, q)
+            d = [math.log(h[m] / b[m]) for b, h in pool]
+            mean, sd = statistics.fmean(d), statistics.stdev(d)
+            rate = parametric_power(mean, sd, len(metrics), 20_000, seed)
+            print(f"  {arm:<10} {TARGET_ENDPOINT} p{q * 100:g}: mean ratio {math.exp(mean):.3f}, "
+                  f"sd {sd:.1%}: flagged {rate:.1%}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=10, help="pairs per arm after calibration")
+    parser.add_argument("--calibration", type=int, default=2, help="A/A pairs to measure P95")
+    parser.add_argument("--users", type=int, default=None, help="[default: the smoke profile's]")
+    parser.add_argument("--warmup", type=parse_duration, default=None)
+    parser.add_argument("--duration", type=parse_duration, default=None)
+    parser.add_argument(
+        "--effects", type=float, nargs="+", default=[0.10, 0.20, 0.50], help="on P50"
     )
-    for arm in (a for a in arms if a != "A"):
-        row(f"{arm}, stored baseline (K=5)",
-            [(baseline_trial(rng, pool_a, rng.choice(arms[arm]), policy), 0)
-             for _ in range(args.trials)])  # fmt: skip
-        row(f"{arm}, paired sequential",
-            [paired_trial(rng, rounds_a, arms[arm], policy)
-             for _ in range(args.trials)])  # fmt: skip
-    print(f"\ntotal {(time.monotonic() - started) / 60:.1f} min; trials resample the measured "
-          "runs (a finite pool), so rates are estimates for runs like these.")  # fmt: skip
+    parser.add_argument("--tail-effect", type=float, default=0.20, help="on P95 (0: none)")
+    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="loadgate-study-") as tmp:
+        study = Study(args, Path(tmp))
+        p = study.profile
+        arms = 1 + len(args.effects) + (1 if args.tail_effect else 0)
+        print(f"profile smoke: {p.users} users, {p.warmup_s:g} s warm-up + {p.duration_s:g} s "
+              f"measured per run; pairs side by side; {args.rounds} rounds of {arms} pairs",
+              flush=True)  # fmt: skip
+        study.measure()
+    measured = time.monotonic() - started
+    n_pairs = sum(len(v) for v in study.pairs.values())
+    print(f"\nmeasured {n_pairs} pairs ({2 * n_pairs} runs) in {measured / 60:.1f} min; "
+          f"policy: material +10%, alpha 0.01 (Holm/Bonferroni across metrics)")  # fmt: skip
+    report(study, args.trials, args.seed)
+    print(f"\ntotal {(time.monotonic() - started) / 60:.1f} min")
     return 0
 
 
