@@ -24,6 +24,7 @@ Method (said again in the printed output):
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import statistics
@@ -35,6 +36,7 @@ from pathlib import Path
 
 from loadgate import ab, config, stats
 from loadgate.durations import parse_duration
+from loadgate.files import write_json_atomic
 from loadgate.runner import RunRequest, run_side_by_side
 from loadgate.verdict import GatePolicy, gated_metrics
 
@@ -44,6 +46,15 @@ LOOKS = (3, 6, 10)
 Metric = tuple[str, float]
 Values = dict[Metric, float]
 Pair = tuple[Values, Values]
+
+
+def _key(m: Metric) -> str:
+    return f"{m[0]}|{m[1]}"
+
+
+def _metric(key: str) -> Metric:
+    name, q = key.rsplit("|", 1)
+    return name, float(q)
 
 
 class Study:
@@ -116,6 +127,23 @@ class Study:
                 self.pairs[arm].append(self.pair(fault, (i + j) % 2 == 0))
             elapsed = time.monotonic() - self.started
             print(f"  round {i + 1}/{args.rounds} done, {elapsed / 60:.1f} min", flush=True)
+
+    def save(self, path: Path) -> None:
+        """Every pair's values, so the analysis can be repeated without running (--load)."""
+        pairs = {
+            arm: [[{_key(m): v for m, v in side.items()} for side in pair] for pair in pairs]
+            for arm, pairs in self.pairs.items()
+        }
+        write_json_atomic(path, {"metrics": [_key(m) for m in self.metrics], "pairs": pairs})
+
+    def load(self, path: Path) -> None:
+        data = json.loads(path.read_text())
+        self.metrics = [_metric(k) for k in data["metrics"]]
+        self.pairs = {
+            arm: [({_metric(k): v for k, v in b.items()}, {_metric(k): v for k, v in h.items()})
+                  for b, h in pairs]
+            for arm, pairs in data["pairs"].items()
+        }  # fmt: skip
 
 
 def paired_trial(
@@ -245,6 +273,8 @@ def report(study: Study, trials: int, seed: int) -> None:
         for q in (0.5, 0.95):
             m = (TARGET_ENDPOINT, q)
             d = [math.log(h[m] / b[m]) for b, h in pool]
+            if len(d) < 2:
+                continue
             mean, sd = statistics.fmean(d), statistics.stdev(d)
             rate = parametric_power(mean, sd, len(metrics), 20_000, seed)
             print(f"  {arm:<10} {TARGET_ENDPOINT} p{q * 100:g}: mean ratio {math.exp(mean):.3f}, "
@@ -264,8 +294,15 @@ def main() -> int:
     parser.add_argument("--tail-effect", type=float, default=0.20, help="on P95 (0: none)")
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--save", type=Path, help="write every pair's values to this JSON file")
+    parser.add_argument("--load", type=Path, help="analyse pairs saved earlier; run nothing")
     args = parser.parse_args()
     started = time.monotonic()
+    if args.load:
+        study = Study(args, Path("."))
+        study.load(args.load)
+        report(study, args.trials, args.seed)
+        return 0
     with tempfile.TemporaryDirectory(prefix="loadgate-study-") as tmp:
         study = Study(args, Path(tmp))
         p = study.profile
@@ -275,6 +312,8 @@ def main() -> int:
               flush=True)  # fmt: skip
         study.measure()
     measured = time.monotonic() - started
+    if args.save:
+        study.save(args.save)
     n_pairs = sum(len(v) for v in study.pairs.values())
     print(f"\nmeasured {n_pairs} pairs ({2 * n_pairs} runs) in {measured / 60:.1f} min; "
           f"policy: material +10%, alpha 0.01 (Holm/Bonferroni across metrics)")  # fmt: skip
