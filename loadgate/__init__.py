@@ -21,7 +21,7 @@ from loadgate.errors import (
 )
 from loadgate.histogram import LatencyHistogram
 from loadgate.results import EndpointResult, RunResult, read_result, write_result
-from loadgate.runner import RunOutcome, RunRequest, run
+from loadgate.runner import RunOutcome, RunRequest, run, run_side_by_side
 from loadgate.verdict import Check, Verdict, judge
 
 __version__ = "0.1.0"
@@ -53,5 +53,6 @@ __all__ = [
     "parse_budget",
     "read_result",
     "run",
+    "run_side_by_side",
     "write_result",
 ]

@@ -196,6 +196,10 @@ def run(
     sys.exit(verdict.exit_code)
 
 
+# the CI step's name (DESIGN §1): the same command, one run judged, exit code = verdict
+cli.add_command(run, name="gate")
+
+
 @cli.command()
 @click.option("--master-host", required=True, help="host of the `loadgate run --master`")
 @click.option("--master-port", type=int, default=5557, show_default=True)

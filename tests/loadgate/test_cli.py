@@ -65,3 +65,10 @@ def test_show_without_a_baseline_says_how_to_make_one(tmp_path: Path) -> None:
     proc = cli("baseline", "show", "--file", str(tmp_path / "none.json"))
     assert proc.returncode == 2
     assert "no baseline yet; bless one with 'loadgate baseline bless'" in proc.stderr
+
+
+def test_gate_is_the_run_command_under_its_ci_name() -> None:
+    gate, run = cli("gate", "--help"), cli("run", "--help")
+    assert gate.returncode == run.returncode == 0
+    assert gate.stdout.replace("loadgate gate", "loadgate run") == run.stdout
+    assert "gate " in cli("--help").stdout
