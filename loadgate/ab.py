@@ -15,7 +15,9 @@ alternates (ABBA). ``side_by_side=False`` runs the two sides one after the other
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -170,7 +172,8 @@ def _interleave(
             )
             if not undecided:
                 break
-    verdict = _verdict(metrics, looks, trees)
+    how = "side by side" if request.side_by_side else "one after the other"
+    verdict = _verdict(metrics, looks, trees, how)
     return AbOutcome(verdict, metrics, values["base"], values["head"], looks, last_head, runs)
 
 
@@ -243,7 +246,10 @@ def metric_value(result: RunResult, metric: Metric) -> float:
 
 
 def _verdict(
-    metrics: list[Metric], looks: dict[Metric, stats.PairedLook], trees: dict[str, tuple[Path, str]]
+    metrics: list[Metric],
+    looks: dict[Metric, stats.PairedLook],
+    trees: dict[str, tuple[Path, str]],
+    how: str,
 ) -> Verdict:
     checks: list[Check] = []
     for name, q in metrics:
@@ -290,7 +296,7 @@ def _verdict(
         status="fail" if failed else "pass",
         headline=headline,
         checks=tuple(checks),
-        baseline=f"paired A/B: base {base_rev}, head {head_rev}",
+        baseline=f"paired A/B ({how}): base {base_rev}, head {head_rev}",
     )
 
 
@@ -312,6 +318,9 @@ def write_summary(path: Path, outcome: AbOutcome) -> None:
                     "head_ms": outcome.head.get((name, q), []),
                     "decision": outcome.looks[(name, q)].decision if outcome.looks else None,
                     "ratio": outcome.looks[(name, q)].ratio if outcome.looks else None,
+                    "pair_noise": pair_noise(
+                        outcome.base.get((name, q), []), outcome.head.get((name, q), [])
+                    ),
                 }
                 for name, q in outcome.metrics
             ],
@@ -319,17 +328,35 @@ def write_summary(path: Path, outcome: AbOutcome) -> None:
     )
 
 
+def pair_noise(base: list[float], head: list[float]) -> float | None:
+    """The spread of ln(head/base) over the pairs (None below two pairs): what the paired test
+    has to see through. A +x% change needs to stand well clear of it to be caught.
+
+    >>> round(pair_noise([1.0, 1.0, 1.0], [1.0, 1.1, 0.9]), 3)
+    0.1
+    """
+    if len(base) < 2:
+        return None
+    d = [math.log(h / b) for b, h in zip(base, head, strict=False)]
+    return statistics.stdev(d)
+
+
 def describe(outcome: AbOutcome) -> list[str]:
     """A short table for the terminal."""
-    lines = [f"{'metric':<28} {'base (median)':>14} {'head (median)':>14} {'ratio':>7}  decision"]
+    lines = [
+        f"{'metric':<28} {'base (median)':>14} {'head (median)':>14} {'ratio':>7} "
+        f"{'pair noise':>10}  decision"
+    ]
     for metric in outcome.metrics:
         base, head = sorted(outcome.base[metric]), sorted(outcome.head[metric])
         look = outcome.looks.get(metric)
         decision = look.decision if look else "-"
         ratio = f"{look.ratio:.3f}" if look else "-"
+        noise = pair_noise(outcome.base[metric], outcome.head[metric])
+        spread = f"{noise:.1%}" if noise is not None else "-"
         label = f"{metric[0]} p{metric[1] * 100:g}"
         lines.append(
             f"{label:<28} {format_ms(base[len(base) // 2]):>14} "
-            f"{format_ms(head[len(head) // 2]):>14} {ratio:>7}  {decision}"
+            f"{format_ms(head[len(head) // 2]):>14} {ratio:>7} {spread:>10}  {decision}"
         )
     return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadgate.ab import look_at, order
+from loadgate.ab import look_at, order, pair_noise
 from loadgate.verdict import GatePolicy
 
 
@@ -42,3 +42,10 @@ def test_look_at_honours_per_endpoint_effects() -> None:
     assert look_at(base, head, [bets], (3, 6), GatePolicy())[bets].decision == "regression"
     lenient = GatePolicy(min_effects={"POST /bets": 0.25})
     assert look_at(base, head, [bets], (3, 6), lenient)[bets].decision == "pass"
+
+
+def test_pair_noise_is_the_spread_of_log_ratios() -> None:
+    assert pair_noise([2.0], [2.2]) is None
+    assert pair_noise([2.0, 3.0, 4.0], [2.2, 3.3, 4.4]) == pytest.approx(0.0, abs=1e-12)
+    noise = pair_noise([1.0, 1.0, 1.0, 1.0], [1.05, 0.95, 1.10, 0.90])
+    assert noise == pytest.approx(0.0916, abs=1e-3)
