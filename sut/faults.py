@@ -4,8 +4,9 @@ All knobs are off by default. Give each as a repeated ``--fault SPEC`` flag or i
 ``SUT_FAULTS`` environment variable (specs separated by ``;``). Spec syntax:
 
 ``latency:<METHOD> <route>=<N>ms``
-    Add a fixed N milliseconds (``asyncio.sleep``, the loop stays free) to every
-    request of that route, e.g. ``latency:POST /bets=40ms``.
+    Add a fixed N milliseconds to every request of that route, e.g.
+    ``latency:POST /bets=40ms``; precise below a millisecond too (the loop stays free:
+    it sleeps the bulk and yields for the rest, see ``sut.http.instrument.precise_sleep``).
 ``latency:<METHOD> <route>=<N>%``
     Add N percent of the handler's own measured time, e.g. ``latency:GET /markets=20%``.
 ``errors:<METHOD> <route>=<N>%``

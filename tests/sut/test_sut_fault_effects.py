@@ -123,3 +123,24 @@ def test_global_wallet_lock_serialises_wallet_requests(sut_process: Any, locked:
         assert elapsed >= 10 * 0.050 * 0.9  # one at a time, each holding the lock for 50 ms
     else:
         assert elapsed < 10 * 0.050 * 0.6  # the 50 ms sleeps overlap
+
+
+@pytest.mark.parametrize("ms", [0.1, 0.3, 0.7, 1.5, 4.0])
+def test_precise_sleep_adds_small_delays_under_uvloop(ms: float) -> None:
+    # uvloop's own timers round to whole milliseconds: asyncio.sleep(0.0003) waits no time
+    # and asyncio.sleep(0.0007) about 1.1 ms; a "+0.3 ms" fault must add 0.3 ms
+    import uvloop
+
+    from sut.http.instrument import precise_sleep
+
+    async def measure() -> list[float]:
+        waits = []
+        for _ in range(40):
+            started = time.perf_counter()
+            await precise_sleep(ms / 1000)
+            waits.append((time.perf_counter() - started) * 1000)
+        return sorted(waits)
+
+    waits = uvloop.run(measure())
+    assert waits[0] >= ms  # never shorter than asked
+    assert waits[len(waits) // 2] < ms + 0.4  # and not rounded up to the next millisecond
