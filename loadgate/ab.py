@@ -173,7 +173,8 @@ def _interleave(
             if not undecided:
                 break
     how = "side by side" if request.side_by_side else "one after the other"
-    verdict = _verdict(metrics, looks, trees, how)
+    noise = {m: pair_noise(values["base"][m], values["head"][m]) for m in metrics}
+    verdict = _verdict(metrics, looks, trees, how, noise)
     return AbOutcome(verdict, metrics, values["base"], values["head"], looks, last_head, runs)
 
 
@@ -250,6 +251,7 @@ def _verdict(
     looks: dict[Metric, stats.PairedLook],
     trees: dict[str, tuple[Path, str]],
     how: str,
+    noise: dict[Metric, float | None],
 ) -> Verdict:
     checks: list[Check] = []
     for name, q in metrics:
@@ -257,11 +259,15 @@ def _verdict(
         decision = "inconclusive" if look.decision == "continue" else look.decision
         status = status_of(decision)
         metric = f"p{q * 100:g}"
+        spread = noise.get((name, q))
         msg = (
             f"{name} {metric}: head/base = {look.ratio:.3f} "
             f"(90% bounds {look.ratio_low:.3f}–{look.ratio_upper90:.3f}) over {look.pairs} "
-            f"pairs, p = {look.p_value:.2g} (α per look {look.alpha_look:.2g}): {decision}."
-        )
+            f"pairs, p = {look.p_value:.2g} (α per look {look.alpha_look:.2g}): {decision}"
+            + (f"; pair-to-pair noise {spread:.0%}" if spread is not None else "")
+            + (": too noisy here to rule out a material change." if decision == "inconclusive"
+               else ".")
+        )  # fmt: skip
         checks.append(
             Check(
                 "regression",
