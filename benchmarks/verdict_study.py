@@ -159,7 +159,7 @@ def paired_trial(
         base = {m: [b[m] for b, _ in drawn[:n]] for m in metrics}
         head = {m: [h[m] for _, h in drawn[:n]] for m in metrics}
         looks = ab.look_at(base, head, metrics, LOOKS, policy)
-        if all(look.decision != "continue" for look in looks.values()):
+        if ab.settled(looks):
             break
     flagged = {m[0] for m, look in looks.items() if look.decision == "regression"}
     return flagged, max(look.pairs for look in looks.values())

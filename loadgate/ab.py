@@ -166,16 +166,25 @@ def _interleave(
         if done_pairs in request.looks and n % 2 == 0:
             looks = look_at(values["base"], values["head"], metrics, request.looks, request.policy)
             undecided = [m for m, look in looks.items() if look.decision == "continue"]
+            failed = [m for m, look in looks.items() if look.decision == "regression"]
             progress(
                 f"A/B look after {done_pairs} pairs: "
                 + (f"{len(undecided)} metric(s) undecided" if undecided else "all decided")
+                + (f", {len(failed)} regression(s): stopping" if failed else "")
             )
-            if not undecided:
+            if settled(looks):
                 break
     how = "side by side" if request.side_by_side else "one after the other"
     noise = {m: pair_noise(values["base"][m], values["head"][m]) for m in metrics}
     verdict = _verdict(metrics, looks, trees, how, noise)
     return AbOutcome(verdict, metrics, values["base"], values["head"], looks, last_head, runs)
+
+
+def settled(looks: dict[Metric, stats.PairedLook]) -> bool:
+    """Whether the A/B can stop at this look: every metric decided, or a regression found
+    (the gate fails whatever the rest would show; alpha was spent for this look already)."""
+    decisions = {look.decision for look in looks.values()}
+    return "continue" not in decisions or "regression" in decisions
 
 
 def look_at(
@@ -256,7 +265,8 @@ def _verdict(
     checks: list[Check] = []
     for name, q in metrics:
         look = looks[(name, q)]
-        decision = "inconclusive" if look.decision == "continue" else look.decision
+        undecided = look.decision == "continue"  # stopped early by a regression elsewhere
+        decision = "inconclusive" if undecided else look.decision
         status = status_of(decision)
         metric = f"p{q * 100:g}"
         spread = noise.get((name, q))
@@ -265,7 +275,8 @@ def _verdict(
             f"(90% bounds {look.ratio_low:.3f}–{look.ratio_upper90:.3f}) over {look.pairs} "
             f"pairs, p = {look.p_value:.2g} (α per look {look.alpha_look:.2g}): {decision}"
             + (f"; pair-to-pair noise {spread:.0%}" if spread is not None else "")
-            + (": too noisy here to rule out a material change." if decision == "inconclusive"
+            + (": not decided, the A/B stopped at a regression elsewhere." if undecided
+               else ": too noisy here to rule out a material change." if decision == "inconclusive"
                else ".")
         )  # fmt: skip
         checks.append(
