@@ -181,6 +181,13 @@ def _change_cell(
     check: Check, ep: EndpointResult | None, baseline: Baseline | None
 ) -> ChangeCell | None:
     metric = metric_of(check)
+    if check.name.endswith(" A/B") and check.observed is not None:
+        # paired A/B: the head/base ratio over the pairs, with its 90% bounds
+        low_r, high_r = check.interval or (check.observed, check.observed)
+        return ChangeCell(
+            metric, (check.observed - 1) * 100, (low_r - 1) * 100, (high_r - 1) * 100,
+            check.outcome or check.status, check.status, check.message,
+        )  # fmt: skip
     if check.observed is None or check.limit is None or not check.limit:
         return None
     q = float(metric[1:]) / 100 if metric.startswith("p") else None

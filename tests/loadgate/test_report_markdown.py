@@ -83,3 +83,17 @@ def test_snapshot_of_a_passing_summary(result: RunResult, pass_verdict: Verdict)
     assert head[6].startswith("| **100** · of 100 planned | ")
     assert "Every check passed." in text
     assert "vs baseline" not in text
+
+
+def test_paired_ab_checks_show_their_ratio_per_endpoint(result: RunResult) -> None:
+    from loadgate.verdict import Check
+
+    name = next(iter(result.endpoints))
+    check = Check(
+        "regression", f"{name} p95 A/B", "fail", f"{name} p95: head/base = 1.300 …",
+        endpoint=name, observed=1.3, interval=(1.2, 1.4), outcome="regression",
+    )  # fmt: skip
+    verdict = Verdict(status="fail", headline="slower", checks=(check,), baseline="paired A/B")
+    text = render_markdown(result, verdict, None)
+    row = next(line for line in text.splitlines() if line.startswith(f"| ❌ {name} "))
+    assert row.endswith("| P95 +30% (+20…+40%) regression |")
