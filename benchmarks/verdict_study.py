@@ -203,7 +203,8 @@ def sd_log(xs: Sequence[float]) -> float:
 
 def noise_table(study: Study) -> list[str]:
     """Per metric: run-to-run sd of log values, sd of the paired log-ratio in A/A pairs, and the
-    smallest rise the paired test would catch at 10 pairs with that spread (95% of the time)."""
+    smallest rise the paired test would flag 95% of the time by 10 pairs with that spread
+    (significant and material: never below the +10% threshold)."""
     aa = study.pairs["A/A"]
     runs = [v for pair in aa for v in pair]
     n = len(study.metrics)
@@ -213,10 +214,7 @@ def noise_table(study: Study) -> list[str]:
     for m in study.metrics:
         d = [math.log(h[m] / b[m]) for b, h in aa]
         pair_sd = statistics.stdev(d)
-        # z-approximation of the 95%-power shift at the last look's level (one metric of n)
-        level = stats.look_levels(LOOKS, 0.01 / n)[-1]
-        t_crit = statistics.NormalDist().inv_cdf(1 - level) * 1.15  # ~t with 9 df
-        detectable = math.exp((t_crit + 1.83) * pair_sd / math.sqrt(max(LOOKS))) - 1
+        detectable = stats.paired_detectable(pair_sd, LOOKS, 0.01, n)
         lines.append(
             f"{m[0] + ' p' + format(m[1] * 100, 'g'):<28} "
             f"{statistics.median(v[m] for v in runs):>7.2f}ms {sd_log([v[m] for v in runs]):>7.1%} "

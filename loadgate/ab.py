@@ -176,7 +176,7 @@ def _interleave(
                 break
     how = "side by side" if request.side_by_side else "one after the other"
     noise = {m: pair_noise(values["base"][m], values["head"][m]) for m in metrics}
-    verdict = _verdict(metrics, looks, trees, how, noise)
+    verdict = _verdict(metrics, looks, trees, how, noise, request)
     return AbOutcome(verdict, metrics, values["base"], values["head"], looks, last_head, runs)
 
 
@@ -261,21 +261,36 @@ def _verdict(
     trees: dict[str, tuple[Path, str]],
     how: str,
     noise: dict[Metric, float | None],
+    request: AbRequest,
 ) -> Verdict:
     checks: list[Check] = []
     for name, q in metrics:
         look = looks[(name, q)]
         undecided = look.decision == "continue"  # stopped early by a regression elsewhere
-        decision = "inconclusive" if undecided else look.decision
+        decision: str = "inconclusive" if undecided else look.decision
+        spread = noise.get((name, q))
+        catch = None
+        if spread is not None and decision == "inconclusive" and not undecided:
+            catch = stats.paired_detectable(
+                spread,
+                request.looks,
+                request.policy.alpha,
+                len(metrics),
+                request.policy.effect_for(name),
+            )
+            if catch > request.policy.max_detectable:
+                decision = "not gated"
         status = status_of(decision)
         metric = f"p{q * 100:g}"
-        spread = noise.get((name, q))
         msg = (
             f"{name} {metric}: head/base = {look.ratio:.3f} "
             f"(90% bounds {look.ratio_low:.3f}–{look.ratio_upper90:.3f}) over {look.pairs} "
             f"pairs, p = {look.p_value:.2g} (α per look {look.alpha_look:.2g}): {decision}"
             + (f"; pair-to-pair noise {spread:.0%}" if spread is not None else "")
             + (": not decided, the A/B stopped at a regression elsewhere." if undecided
+               else f": too noisy here to gate; {max(request.looks)} pairs would catch only "
+                    f"a rise above +{catch:.0%} (lengthen the runs to gate it)."
+               if decision == "not gated" and catch is not None
                else ": too noisy here to rule out a material change." if decision == "inconclusive"
                else ".")
         )  # fmt: skip
@@ -303,11 +318,14 @@ def _verdict(
         )
     else:
         unsure = sum(1 for c in checks if c.outcome == "inconclusive")
-        headline = f"No regression against {base_rev} in {len(checks)} metrics (paired A/B)" + (
-            f"; {unsure} inconclusive after {max((lk.pairs for lk in looks.values()), default=0)}"
-            " pairs: too noisy to rule out a material change."
-            if unsure
-            else "."
+        noisy = sum(1 for c in checks if c.outcome == "not gated")
+        gated = len(checks) - noisy
+        pairs = max((lk.pairs for lk in looks.values()), default=0)
+        headline = (
+            f"No regression against {base_rev} in {gated} gated metrics (paired A/B)"
+            + (f"; {unsure} inconclusive after {pairs} pairs" if unsure else "")
+            + (f"; {noisy} too noisy to gate" if noisy else "")
+            + "."
         )
     return Verdict(
         status="fail" if failed else "pass",

@@ -29,7 +29,12 @@ from loadgate.stats.intervals import (
     quantile_rank_interval,
     wilson_interval,
 )
-from loadgate.stats.paired import PairedLook, look_levels, paired_sequential_test
+from loadgate.stats.paired import (
+    PairedLook,
+    look_levels,
+    paired_detectable,
+    paired_sequential_test,
+)
 
 __all__ = [
     "BaselineComparison",
@@ -43,6 +48,7 @@ __all__ = [
     "holm",
     "look_levels",
     "min_samples_for_interval",
+    "paired_detectable",
     "paired_sequential_test",
     "quantile_rank_interval",
     "wilson_interval",

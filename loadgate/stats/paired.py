@@ -127,6 +127,38 @@ def look_levels(looks: Sequence[int], alpha: float) -> list[float]:
     return [b - a for a, b in zip([0.0, *spent], spent, strict=False)]
 
 
+def paired_detectable(
+    spread: float,
+    looks: Sequence[int] = (3, 6, 10),
+    alpha: float = 0.01,
+    n_metrics: int = 1,
+    min_effect: float = 0.10,
+    power: float = 0.95,
+) -> float:
+    """The smallest rise the sequential test flags with probability ``power`` by its last
+    look, for pairs whose log-ratios spread by ``spread`` (their sd), as a fraction (0.2 =
+    +20%). Both rules must hold at the last look (n pairs, ``se = spread / sqrt(n)``): the
+    test is significant at its share of ``alpha / n_metrics``, a shift of
+    ``(t(level) + t(power)) · se``; and the estimate is material, a shift of
+    ``ln(1 + min_effect) + t(power) · se`` (the usual approximation of the noncentral t).
+
+    >>> round(paired_detectable(0.02), 3)
+    0.113
+    """
+    plan = _check_looks(looks)
+    check_probability("power", power)
+    check_min_effect(min_effect)
+    if not (spread >= 0.0 and math.isfinite(spread)):
+        raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+    n = plan[-1]
+    se = spread / math.sqrt(n)
+    level = look_levels(plan, alpha / n_metrics)[-1]
+    t_power = float(_sp.t.ppf(power, n - 1))
+    significant = (float(_sp.t.isf(level, n - 1)) + t_power) * se
+    material = math.log1p(min_effect) + t_power * se
+    return math.exp(max(significant, material)) - 1.0
+
+
 def _check_looks(looks: Sequence[int]) -> list[int]:
     plan = list(looks)
     # A paired t-test needs a spread estimate, hence at least two pairs at the first look.

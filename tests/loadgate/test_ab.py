@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from loadgate.ab import look_at, order, pair_noise
@@ -49,3 +51,28 @@ def test_pair_noise_is_the_spread_of_log_ratios() -> None:
     assert pair_noise([2.0, 3.0, 4.0], [2.2, 3.3, 4.4]) == pytest.approx(0.0, abs=1e-12)
     noise = pair_noise([1.0, 1.0, 1.0, 1.0], [1.05, 0.95, 1.10, 0.90])
     assert noise == pytest.approx(0.0916, abs=1e-3)
+
+
+def test_a_metric_too_noisy_to_gate_says_so_instead_of_warning(tmp_path: Path) -> None:
+    from loadgate import config, stats
+    from loadgate.ab import AbRequest, _verdict
+
+    request = AbRequest(
+        base_rev="main", head_rev=None, target=config.load_target("local"),
+        profile=config.load_profile("smoke"), budgets=(), out_dir=tmp_path,
+    )  # fmt: skip
+    quiet, noisy = ("POST /bets", 0.5), ("POST /bets", 0.99)
+    look = stats.PairedLook(10, 1.08, 1.15, 1.01, 0.02, 0.009, "inconclusive")
+    trees = {"base": (tmp_path, "aaaa"), "head": (tmp_path, "bbbb")}
+    verdict = _verdict(
+        [quiet, noisy], {quiet: look, noisy: look}, trees, "side by side",
+        {quiet: 0.03, noisy: 0.40}, request,
+    )  # fmt: skip
+    by_name = {c.name: c for c in verdict.checks}
+    assert by_name["POST /bets p50 A/B"].outcome == "inconclusive"
+    assert by_name["POST /bets p50 A/B"].status == "warn"
+    noisy_check = by_name["POST /bets p99 A/B"]
+    assert (noisy_check.outcome, noisy_check.status) == ("not gated", "pass")
+    assert "too noisy here to gate; 10 pairs would catch only a rise above +" in noisy_check.message
+    assert verdict.status == "pass"
+    assert "in 1 gated metrics" in verdict.headline and "1 too noisy to gate" in verdict.headline

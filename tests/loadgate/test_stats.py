@@ -20,6 +20,7 @@ from loadgate.stats import (
     holm,
     look_levels,
     min_samples_for_interval,
+    paired_detectable,
     paired_sequential_test,
     quantile_rank_interval,
     wilson_interval,
@@ -405,3 +406,19 @@ def test_paired_rejects_bad_input(
 ) -> None:
     with pytest.raises(ValueError):
         paired_sequential_test(base, head, **kwargs)  # type: ignore[arg-type]
+
+
+def test_paired_detectable_is_caught_about_95_percent_of_the_time() -> None:
+    spread = 0.05
+    detectable = paired_detectable(spread, n_metrics=4)
+    assert paired_detectable(2 * spread, n_metrics=4) > detectable > 0
+    rng = np.random.default_rng(11)
+    d = rng.normal(math.log1p(detectable), spread, size=(1_000, 10))
+    hits = 0
+    for row in d:
+        looks = [
+            paired_sequential_test([1.0] * n, np.exp(row[:n]).tolist(), n_metrics=4)
+            for n in (3, 6, 10)
+        ]
+        hits += any(look.decision == "regression" for look in looks)
+    assert 0.90 <= hits / len(d) <= 0.995  # an approximation of the noncentral t
