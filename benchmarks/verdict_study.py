@@ -212,8 +212,7 @@ def noise_table(study: Study) -> list[str]:
         f"{'metric':<28} {'median':>9} {'run sd':>7} {'pair sd':>8} {'detectable (10 pairs)':>22}"
     ]
     for m in study.metrics:
-        d = [math.log(h[m] / b[m]) for b, h in aa]
-        pair_sd = statistics.stdev(d)
+        pair_sd = ab.pair_noise([b[m] for b, _ in aa], [h[m] for _, h in aa]) or 0.0
         detectable = stats.paired_detectable(pair_sd, LOOKS, 0.01, n)
         lines.append(
             f"{m[0] + ' p' + format(m[1] * 100, 'g'):<28} "

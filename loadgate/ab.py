@@ -69,6 +69,7 @@ class AbOutcome:
     looks: dict[Metric, stats.PairedLook]
     last_head: RunResult | None
     runs: list[dict[str, Any]] = field(default_factory=list)
+    noise: dict[Metric, float | None] = field(default_factory=dict)  # see pair_noise
 
 
 def git_root(path: Path) -> Path:
@@ -174,10 +175,11 @@ def _interleave(
             )
             if settled(looks):
                 break
-    how = "side by side" if request.side_by_side else "one after the other"
     noise = {m: pair_noise(values["base"][m], values["head"][m]) for m in metrics}
-    verdict = _verdict(metrics, looks, trees, how, noise, request)
-    return AbOutcome(verdict, metrics, values["base"], values["head"], looks, last_head, runs)
+    verdict = _verdict(metrics, looks, trees, noise, request)
+    return AbOutcome(
+        verdict, metrics, values["base"], values["head"], looks, last_head, runs, noise
+    )
 
 
 def settled(looks: dict[Metric, stats.PairedLook]) -> bool:
@@ -259,7 +261,6 @@ def _verdict(
     metrics: list[Metric],
     looks: dict[Metric, stats.PairedLook],
     trees: dict[str, tuple[Path, str]],
-    how: str,
     noise: dict[Metric, float | None],
     request: AbRequest,
 ) -> Verdict:
@@ -327,6 +328,7 @@ def _verdict(
             + (f"; {noisy} too noisy to gate" if noisy else "")
             + "."
         )
+    how = "side by side" if request.side_by_side else "one after the other"
     return Verdict(
         status="fail" if failed else "pass",
         headline=headline,
@@ -353,9 +355,7 @@ def write_summary(path: Path, outcome: AbOutcome) -> None:
                     "head_ms": outcome.head.get((name, q), []),
                     "decision": outcome.looks[(name, q)].decision if outcome.looks else None,
                     "ratio": outcome.looks[(name, q)].ratio if outcome.looks else None,
-                    "pair_noise": pair_noise(
-                        outcome.base.get((name, q), []), outcome.head.get((name, q), [])
-                    ),
+                    "pair_noise": outcome.noise.get((name, q)),
                 }
                 for name, q in outcome.metrics
             ],
@@ -387,7 +387,7 @@ def describe(outcome: AbOutcome) -> list[str]:
         look = outcome.looks.get(metric)
         decision = look.decision if look else "-"
         ratio = f"{look.ratio:.3f}" if look else "-"
-        noise = pair_noise(outcome.base[metric], outcome.head[metric])
+        noise = outcome.noise.get(metric)
         spread = f"{noise:.1%}" if noise is not None else "-"
         label = f"{metric[0]} p{metric[1] * 100:g}"
         lines.append(

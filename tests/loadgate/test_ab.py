@@ -65,7 +65,7 @@ def test_a_metric_too_noisy_to_gate_says_so_instead_of_warning(tmp_path: Path) -
     look = stats.PairedLook(10, 1.08, 1.15, 1.01, 0.02, 0.009, "inconclusive")
     trees = {"base": (tmp_path, "aaaa"), "head": (tmp_path, "bbbb")}
     verdict = _verdict(
-        [quiet, noisy], {quiet: look, noisy: look}, trees, "side by side",
+        [quiet, noisy], {quiet: look, noisy: look}, trees,
         {quiet: 0.03, noisy: 0.40}, request,
     )  # fmt: skip
     by_name = {c.name: c for c in verdict.checks}
