@@ -65,6 +65,21 @@ class LatencyHistogram:
             return
         values = np.asarray(self._pending, dtype=np.int64)
         self._pending = []
+        self._add(values, 1)
+
+    def record_many(self, values_us: np.ndarray, count: int) -> None:
+        """Record every value of ``values_us`` ``count`` times (weighted recording)."""
+        if count <= 0 or len(values_us) == 0:
+            return
+        self._fold()
+        values = np.clip(np.asarray(values_us, dtype=np.int64), LOWEST_US, None)
+        above = values > HIGHEST_US
+        if above.any():
+            self.out_of_range += int(above.sum()) * count
+            values = values[~above]
+        self._add(values, count)
+
+    def _add(self, values: np.ndarray, count: int) -> None:
         self._cum = None
         h = self._hdr
         # bit length of (v | sub_bucket_mask), exact through frexp for values below 2**53
@@ -76,13 +91,13 @@ class LatencyHistogram:
         )
         inside = (index >= 0) & (index < h.counts_len)
         if not inside.all():
-            self.out_of_range += int((~inside).sum())
+            self.out_of_range += int((~inside).sum()) * count
             values, index = values[inside], index[inside]
         if len(index) == 0:
             return
         counts = np.ctypeslib.as_array(h.counts)
-        np.add.at(counts, index, 1)
-        h.total_count += len(index)
+        np.add.at(counts, index, count)
+        h.total_count += len(index) * count
         h.min_value = min(h.min_value, int(values.min()))
         h.max_value = max(h.max_value, int(values.max()))
 

@@ -26,24 +26,44 @@ path it records nothing, so the web UI works as usual.
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
+import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent
 import gevent.queue
+import gevent.socket
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadgate import health
+from loadgate.config import is_loopback
 from loadgate.files import write_text_atomic
-from loadgate.recording import Recorder
+from loadgate.recording import Recorder, server_time_ms
 
 # a second is closed (reduced to quantiles, histogram dropped) this long after it ends; on a
 # master, worker reports arrive every few seconds, so keep seconds open longer
 CLOSE_AFTER_S = {"local": 2, "master": 10}
+GC_YOUNG_THRESHOLD = 50_000
+REFUSED = "loadgate_refused"  # worker -> master: this worker will not load where it was sent
+
+
+@dataclass
+class Arrival:
+    """The open-model arrival a user is serving: its intended start, when its first request
+    began and its last response ended (epoch seconds)."""
+
+    intended: float
+    began: float | None = None
+    ended: float | None = None
 
 
 class Pacer:
@@ -70,11 +90,14 @@ class Pacer:
             delay = intended - time.time()
             if delay > 0:
                 gevent.sleep(delay)
-            # a waiting user takes it at once; otherwise it waits, unless the backlog is full
-            dropped = self.queue.qsize() >= self.backlog
-            if not dropped:
-                self.queue.put_nowait(intended)
-            self.recorder.arrival(intended, dropped=dropped)
+            else:
+                gevent.sleep(0)  # catching up: let the users (and everything else) run too
+            # a waiting user takes it at once; otherwise it waits. With the backlog full, the
+            # oldest waiting arrival is given up: it counts as the time it waited
+            if self.queue.qsize() >= self.backlog:
+                self.recorder.dropped(self.queue.get_nowait(), time.time())
+            self.queue.put_nowait(intended)
+            self.recorder.arrival(intended)
             k += 1
 
 
@@ -135,6 +158,12 @@ def _add_arguments(parser: Any) -> None:
         env_var="LOADGATE_STAGES",
         help="load stages to measure apart, as start-end second offsets: '10-30,40-60'",
     )
+    add(
+        "--loadgate-allow-remote",
+        action="store_true",
+        env_var="LOADGATE_ALLOW_REMOTE",
+        help="on a worker: send load to the non-loopback host a master names (default: refuse)",
+    )
 
 
 def parse_stages(text: str) -> list[tuple[float, float]]:
@@ -146,6 +175,15 @@ def parse_stages(text: str) -> list[tuple[float, float]]:
     return out
 
 
+def off_loopback(environment: Environment) -> str | None:
+    """The first URL this process was told to load (the host, the odds stream) that is not on
+    a loopback address, if any; a URL whose host cannot be read counts as off loopback."""
+    for url in (environment.host, _option(environment, "ws_url", "")):
+        if url and not is_loopback(urlsplit(url).hostname or ""):
+            return str(url)
+    return None
+
+
 def _option(environment: Environment, name: str, default: Any) -> Any:
     options = environment.parsed_options
     value = getattr(options, name, default) if options else default
@@ -153,6 +191,10 @@ def _option(environment: Environment, name: str, default: Any) -> Any:
 
 
 def _on_init(environment: Environment, **_kw: Any) -> None:
+    # gevent's timers count from the loop's cached clock, last read before Locust's start-up
+    # work (imports, parsing, this plugin): --run-time, set next, would end the run early by
+    # that long (0.3 s alone, over 3 s with four processes starting at once)
+    gevent.get_hub().loop.update_now()
     _Wiring(environment).connect()
 
 
@@ -165,10 +207,14 @@ class _Wiring:
         self.progress = _option(environment, "loadgate_progress", "")
         self.recorder = Recorder(0.0)
         self.pacer = Pacer(self.recorder)
-        self.intended_of: dict[Any, float] = {}  # user greenlet -> its arrival's intended start
+        self.intended_of: dict[Any, Arrival] = {}  # user greenlet -> the arrival it serves
         self.runner = environment.runner
         self.is_worker = isinstance(self.runner, WorkerRunner)
         self.is_master = isinstance(self.runner, MasterRunner)
+        self.probing = False
+        # this process's own say, read now: a master's spawn message overwrites the options
+        self.allow_remote = bool(_option(environment, "loadgate_allow_remote", False))
+        self.samples_prefix = str(_option(environment, "loadgate_samples", ""))
 
     def connect(self) -> None:
         if not self.is_worker:
@@ -176,10 +222,13 @@ class _Wiring:
             events.quitting.add_listener(self.on_quitting)
         else:
             events.report_to_master.add_listener(self.on_report_to_master)
+        if isinstance(self.runner, MasterRunner):
+            self.runner.register_message(REFUSED, self.on_refused)
         # workers record too; a master receives no requests of its own
         events.request.add_listener(self.on_request)
         events.test_start.add_listener(self.on_test_start)
         events.test_stop.add_listener(self.on_test_stop)
+        events.spawning_complete.add_listener(self.on_spawned)
 
     def on_request(
         self,
@@ -189,22 +238,52 @@ class _Wiring:
         exception: Any = None,
         context: Any = None,
         start_time: float | None = None,
+        response: Any = None,
+        generator_delay_ms: float | None = None,
         **_: Any,
     ) -> None:
         began = start_time if start_time is not None else time.time() - response_time / 1000
+        headers = getattr(response, "headers", None) if response is not None else None
+        # `is not None`: a geventhttpclient Headers' truth value counts every header line
+        timing = headers.get("server-timing") if headers is not None else None
+        if isinstance(timing, list):  # the header sent more than once
+            timing = ",".join(timing)
+        server_ms = server_time_ms(timing)
         outcome = outcomes = None
         if context:
             outcome = context.get("outcome")
             outcomes = context.get("outcomes")
         recorder = self.recorder
-        intended = self.intended_of.pop(gevent.getcurrent(), None) if recorder.open_model else None
+        arrival = self.intended_of.get(gevent.getcurrent()) if recorder.open_model else None
+        intended = late = None
+        if arrival is not None:
+            # every request of an arrival carries the lateness of the arrival's first
+            intended = arrival.intended
+            if arrival.began is None:
+                arrival.began = began
+            late = arrival.began - intended
+            arrival.ended = max(arrival.ended or 0.0, began + response_time / 1000)
         recorder.request(
-            f"{request_type} {name}", began, response_time, exception, outcome, intended, outcomes
+            f"{request_type} {name}",
+            began,
+            response_time,
+            exception,
+            outcome,
+            intended,
+            outcomes,
+            server_ms,
+            generator_delay_ms,
+            late,
         )
 
     def wait_for_arrival(self) -> float:
-        """Replaces ``wait_time`` of users with ``arrivals = True`` in the open model."""
-        self.intended_of[gevent.getcurrent()] = self.pacer.take()
+        """Replaces ``wait_time`` of users with ``arrivals = True`` in the open model: closes the
+        journey of the user's last arrival and takes the next."""
+        me = gevent.getcurrent()
+        done = self.intended_of.pop(me, None)
+        if done is not None and done.began is not None and done.ended is not None:
+            self.recorder.journey(done.intended, done.began, done.ended)
+        self.intended_of[me] = Arrival(self.pacer.take())
         return 0.0
 
     def configure(self) -> float:
@@ -227,12 +306,31 @@ class _Wiring:
         return rate / share
 
     def open_samples(self) -> None:
-        prefix = _option(self.environment, "loadgate_samples", "")
+        prefix = self.samples_prefix
         if prefix and not self.is_master and self.recorder.sink is None:
             out = Path(f"{prefix}.{os.getpid()}.tsv").open("a", encoding="utf-8")  # noqa: SIM115
             self.recorder.sink = lambda key, us: print(key, us, sep="\t", file=out, flush=True)
 
+    def start_probe(self) -> None:
+        """Watch this process's own hub lag and CPU wait (see :mod:`loadgate.health`)."""
+        if self.probing:
+            return
+        role = "worker" if self.is_worker else "master" if self.is_master else "local"
+        own = self.recorder.watch_self(f"{socket.gethostname()}:{os.getpid()}", role)
+        self.probing = True
+        tick = health.ticker(health.PERIOD_S, gevent.sleep, gevent.socket.wait_read)
+        gevent.spawn(health.watch, own, tick, lambda: not self.probing)
+        gevent.spawn(self.freeze_while_spawning)
+
     def on_test_start(self, **_: Any) -> None:
+        if self.is_worker and self.refuse_remote():
+            return
+        # Thousands of users thinking hold ~5 collector-tracked objects each (gevent's timer,
+        # waiter, bound method...) for their whole pause; at the default threshold (700 new
+        # objects) a young-generation collection walked ~15,000 of them, a 5-10 ms stall of the
+        # hub, every second or so. Few objects here die in cycles, so collect far less often.
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        self.start_probe()
         self.open_samples()
         rate = self.configure()
         now = time.time()
@@ -252,15 +350,74 @@ class _Wiring:
             recorder.users[int(now)] = runner.user_count
             recorder.close_seconds(now - close_after)
             if self.progress:
-                write_text_atomic(Path(self.progress), json.dumps(recorder.live(now)))
+                write_text_atomic(
+                    Path(self.progress), json.dumps(recorder.live(now)), durable=False
+                )
             gevent.sleep(1.0 - (time.time() % 1.0))
 
+    def on_spawned(self, **_: Any) -> None:
+        """Users live as long as the run: once they are up, move everything out of the cyclic
+        collector's reach (``gc.freeze``, constant time). Otherwise every full collection walks
+        all of their objects, ~0.2 s with 3,000 users: a stall of the hub, added to every
+        response in flight, every ten seconds or so."""
+        gc.freeze()
+
+    def freeze_while_spawning(self) -> None:
+        """While users are being added (a ramp, a goal rush) the cyclic collector is off and
+        everything is frozen once a second: the new users' objects would otherwise be walked
+        by collection after collection, each one a stall of tens of milliseconds in a goal
+        rush. It is back on as soon as the user count stops growing; what was frozen with the
+        users (a few seconds' worth of cyclic garbage, if any) stays a one-off."""
+        runner = self.runner
+        last = runner.user_count if runner is not None else 0
+        while self.probing and runner is not None:
+            gevent.sleep(1.0)
+            count = runner.user_count
+            if count > last:
+                gc.disable()
+                gc.freeze()
+            elif not gc.isenabled():
+                gc.freeze()
+                gc.enable()
+            last = count
+        gc.enable()
+
     def on_test_stop(self, **_: Any) -> None:
+        self.probing = False
         self.pacer.stopped = True
         self.recorder.end = time.time()
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         data["loadgate"] = self.recorder.drain()
+
+    def refuse_remote(self) -> bool:
+        """On a worker: refuse a test whose master sends it off loopback, unless this worker
+        allows it; it then starts no user, tells its master why and quits with exit code 2."""
+        url = None if self.allow_remote else off_loopback(self.environment)
+        runner = self.runner
+        if url is None or runner is None:
+            return False
+        reason = (
+            f"refused to send load to {url}: not a loopback address; start the worker with "
+            "--allow-remote (loadgate worker) or --loadgate-allow-remote (locust)"
+        )
+        logging.getLogger(__name__).error("loadgate: this worker %s", reason)
+        ident = f"{socket.gethostname()}:{os.getpid()}"
+        runner.send_message(REFUSED, {"worker": ident, "reason": reason})
+        self.environment.process_exit_code = 2  # the project's "usage or configuration error"
+        # quit from a greenlet of its own (this one is the runner's, which quit() kills); it
+        # runs before the spawning greenlet Locust starts next, and cancels it unstarted
+        gevent.spawn(runner.quit)
+        return True
+
+    def on_refused(self, environment: Environment, msg: Any, **_: Any) -> None:
+        """On the master: a worker refused (see :meth:`refuse_remote`), so the plan cannot be
+        delivered; the result says why, and the test stops."""
+        note = f"worker {msg.data['worker']} {msg.data['reason']}"
+        logging.getLogger(__name__).error("loadgate: %s", note)
+        self.recorder.notes.append(note)
+        if environment.runner is not None:
+            gevent.spawn(environment.runner.quit)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if "loadgate" in data:

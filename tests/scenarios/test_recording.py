@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from loadgate.histogram import LatencyHistogram
 from loadgate.recording import Recorder
 
@@ -96,3 +98,62 @@ def test_stages_are_measured_apart() -> None:
     second = LatencyHistogram.decode(stages[1]["endpoints"]["GET /markets"][0])
     assert first.max_us < 2_000 and second.min_us > 90_000
     assert stages[1]["endpoints"]["GET /markets"][1] == 1
+
+
+def test_a_stall_at_the_windows_end_shows_in_the_corrected_p99() -> None:
+    """100 arrivals/s over a 10 s window; the generator stalls for the last 0.8 s, and the 80
+    arrivals meant for it are sent after the window, each answered in 1 ms. Placed by their
+    intended start they are in the window, and corrected they are as late as they were."""
+    r = Recorder(warmup_s=0, window_s=10, open_model=True)
+    r.start(T0)
+    stall_end = T0 + 10.0
+    for k in range(1000):
+        intended = T0 + k / 100
+        began = intended if intended < T0 + 9.2 else stall_end + (k - 920) * 1e-4
+        r.arrival(intended)
+        r.request("GET /markets", began, 1.0, None, None, intended=intended)
+    ep = r.window["GET /markets"]
+    assert ep.histogram.count == 1000  # the late ones too
+    assert ep.corrected is not None
+    ideal = np.array(
+        [max(0.0, stall_end + (k - 920) * 1e-4 - (T0 + k / 100)) for k in range(920, 1000)]
+    )
+    # ideal P99 over all 1000: the 990th value, i.e. among the late ones
+    late = np.sort(np.concatenate([np.zeros(920), ideal])) * 1e6 + 1000
+    expected = late[int(np.ceil(0.99 * 1000)) - 1]
+    assert abs(ep.corrected.quantile(0.99) - expected) <= expected * 1e-3
+    assert ep.corrected.quantile(0.99) > 700_000  # ~0.7 s, not the 1 ms the requests took
+    assert r.arrivals == {"intended": 1000, "dropped": 0}
+
+
+def test_every_request_of_an_arrival_carries_its_lateness() -> None:
+    """A bet retried after its odds changed: the retry (and the re-read before it) carry the
+    arrival's 500 ms lateness, not their own start minus the intended one."""
+    r = Recorder(warmup_s=0, open_model=True)
+    r.start(T0)
+    intended, began = T0 + 1.0, T0 + 1.5
+    r.request("POST /bets", began, 2.0, None, "odds_changed", intended=intended, late_s=0.5)
+    r.request("GET /markets/[id]", began + 0.002, 1.0, None, None, intended=intended, late_s=0.5)
+    r.request("POST /bets", began + 0.003, 2.0, None, None, intended=intended, late_s=0.5)
+    bets = r.window["POST /bets"].corrected
+    assert bets is not None and bets.count == 2
+    assert abs(bets.min_us - 502_000) <= 502 and abs(bets.max_us - 502_000) <= 502
+    r.journey(intended, began, began + 0.005)
+    journey = r.window["JOURNEY arrival"]
+    assert journey.corrected is not None
+    assert abs(journey.corrected.max_us - 505_000) <= 505  # intended start to last response
+    assert abs(journey.histogram.max_us - 5_000) <= 5  # first request to last response
+
+
+def test_a_dropped_arrival_counts_as_the_time_it_waited() -> None:
+    r = Recorder(warmup_s=0, window_s=10, open_model=True)
+    r.start(T0)
+    r.arrival(T0 + 2.0)
+    r.dropped(T0 + 2.0, T0 + 3.0)  # given up after a second without a free user
+    journey = r.window["JOURNEY arrival"]
+    assert journey.failures == 1 and journey.failure_kinds == {"dropped": 1}
+    assert journey.corrected is not None
+    assert abs(journey.corrected.max_us - 1_000_000) <= 1_000
+    assert r.arrivals == {"intended": 1, "dropped": 1}
+    # and in the second it was dropped
+    assert r.open_seconds[int(T0 + 3.0)]["JOURNEY arrival"][1] == [1]
