@@ -74,6 +74,7 @@ def instrument(
         return response
 
     async def wrapped(request: Request) -> Response:
+        began = time.perf_counter()
         if stall is not None:
             pause = stall.remaining_pause_s(time.monotonic() - ctx.started_at)
             if pause:
@@ -89,8 +90,12 @@ def instrument(
                     response = await handle(request)
         finally:
             in_flight.dec()
-        histogram.observe(time.perf_counter() - started)
+        finished = time.perf_counter()
+        histogram.observe(finished - started)
         counter.labels(method, template, str(response.status_code)).inc()
+        # W3C Server-Timing: the handler's time (a stall included), so a client can tell the
+        # server's share of its latency from everything on the way
+        response.headers["server-timing"] = f"app;dur={(finished - began) * 1000:.3f}"
         return response
 
     wrapped.__name__ = getattr(endpoint, "__name__", "endpoint")
