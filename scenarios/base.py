@@ -9,8 +9,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from locust import FastHttpUser
 from locust.exception import StopUser
+
+from scenarios.leanhttp import LeanHttpUser
 
 
 def mark(response: Any, outcome: str) -> None:
@@ -35,7 +36,7 @@ def error_of(resp: Any) -> dict[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
-class LoggedInUser(FastHttpUser):
+class LoggedInUser(LeanHttpUser):
     """Logs in as one of the seeded users of its role; subclasses set ``role``.
 
     ``arrivals = True``: in the open model this user takes arrivals instead of thinking."""

@@ -23,14 +23,17 @@ import websocket
 from locust import task
 from locust.user.task import LOCUST_STATE_STOPPING
 
+from scenarios import stamps
 from scenarios.base import LoggedInUser, option
 from scenarios.weights import (
     WATCHER_MARKETS,
     WATCHER_RECONNECT_PAUSE_S,
     WATCHER_RECV_TIMEOUT_S,
 )
+from scenarios.wsframes import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameReader
 
 SUBSCRIBE_BATCH = 1000  # the SUT's limit per subscribe message
+READ_BLOCK = 65_536
 
 
 def stream_url(host: str, explicit: str) -> str:
@@ -98,6 +101,9 @@ class OddsWatcher(LoggedInUser):
                 f"{url}?token={self.token}",
                 timeout=WATCHER_RECV_TIMEOUT_S,
                 enable_multithread=False,
+                # orjson rejects invalid UTF-8 when it parses the frame; websocket-client's own
+                # check is pure Python and was a tenth of the generator's time at match day
+                skip_utf8_validation=True,
             )
             for i in range(0, len(markets), SUBSCRIBE_BATCH):
                 self.ws.send(
@@ -111,34 +117,63 @@ class OddsWatcher(LoggedInUser):
         return error is None
 
     def _receive(self) -> None:
-        assert self.ws is not None
-        recv, versions, fire = self.ws.recv, self.versions, self._fire
+        """Read frames straight off the socket (see :mod:`scenarios.wsframes`) until the
+        connection breaks or the user stops."""
+        ws = self.ws
+        assert ws is not None
+        sock = ws.sock
+        if sock is None:
+            return
+        # the kernel's receive stamp tells each message's wait for this generator (plain ws)
+        stamped = getattr(sock, "cipher", None) is None and stamps.enable(sock)  # not on TLS
+        reader = FrameReader()
         while self._state != LOCUST_STATE_STOPPING:  # a graceful stop ends the session
+            arrived = None
             try:
-                frame = recv()
-            except (websocket.WebSocketException, OSError) as exc:
-                fire("odds", 0.0, 0, time.time(), exc, {})
+                if stamped:
+                    data, arrived = stamps.recv(sock, READ_BLOCK)
+                else:
+                    data = sock.recv(READ_BLOCK)
+                if not data:
+                    raise ConnectionError("the server closed the stream")
+                messages = reader.feed(data)
+            except (OSError, FrameError) as exc:
+                self._fire("odds", 0.0, 0, time.time(), exc, {})
                 return
             now = time.time()
-            msg = orjson.loads(frame)
-            kind = msg.get("type")
-            if kind != "odds":
-                if kind == "error":
-                    fire("odds", 0.0, len(frame), now, RuntimeError(str(msg["error"])), {})
-                continue
-            sent_at = float(msg["sent_at"])
-            market, version = msg["market_id"], msg["version"]
-            last = versions.get(market)
-            context: dict[str, Any] = {}
-            if last is not None:
-                if version > last + 1:
-                    context = {"outcome": "gap", "outcomes": {"conflated": version - last - 1}}
-                elif version <= last:
-                    context = {"outcome": "out_of_order"}
-            if last is None or version > last:
-                versions[market] = version
-            latency_ms = max(0.0, now - sent_at) * 1000  # same clock on one machine
-            fire("odds", latency_ms, len(frame), sent_at, None, context)
+            delay = max(0.0, now - arrived) * 1000 if arrived is not None else None
+            for opcode, payload in messages:
+                if opcode in (OP_TEXT, OP_BINARY):
+                    self._message(payload, now, delay)
+                elif opcode == OP_PING:
+                    ws.pong(payload)
+                elif opcode == OP_CLOSE:
+                    self._fire(
+                        "odds", 0.0, 0, now, ConnectionError("the server closed the stream"), {}
+                    )
+                    return
+
+    def _message(self, frame: bytes, now: float, delay: float | None) -> None:
+        msg = orjson.loads(frame)
+        kind = msg.get("type")
+        if kind != "odds":
+            if kind == "error":
+                self._fire("odds", 0.0, len(frame), now, RuntimeError(str(msg["error"])), {})
+            return
+        sent_at = float(msg["sent_at"])
+        market, version = msg["market_id"], msg["version"]
+        versions = self.versions
+        last = versions.get(market)
+        context: dict[str, Any] = {}
+        if last is not None:
+            if version > last + 1:
+                context = {"outcome": "gap", "outcomes": {"conflated": version - last - 1}}
+            elif version <= last:
+                context = {"outcome": "out_of_order"}
+        if last is None or version > last:
+            versions[market] = version
+        latency_ms = max(0.0, now - sent_at) * 1000  # same clock on one machine
+        self._fire("odds", latency_ms, len(frame), sent_at, None, context, delay)
 
     def _fire(
         self,
@@ -148,6 +183,7 @@ class OddsWatcher(LoggedInUser):
         start_time: float,
         exception: Exception | None,
         context: dict[str, Any],
+        generator_delay_ms: float | None = None,
     ) -> None:
         self.environment.events.request.fire(
             request_type="WS",
@@ -159,4 +195,5 @@ class OddsWatcher(LoggedInUser):
             start_time=start_time,
             url=None,
             response=None,
+            generator_delay_ms=generator_delay_ms,
         )

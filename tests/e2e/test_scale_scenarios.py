@@ -3,14 +3,14 @@ model against a stalling SUT, and the exact merge of histograms across --process
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 import pytest
 
 from loadgate.config import Profile, load_target
-from loadgate.histogram import LatencyHistogram
 from loadgate.runner import RunRequest, run
+
+from .conftest import assert_merge_exact
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +73,25 @@ def test_open_model_corrects_for_a_stalling_sut(tmp_path: Path) -> None:
         assert corrected > 200 and corrected > 5 * uncorrected, seen
 
 
+def test_two_processes_deliver_the_asked_rate_not_double(tmp_path: Path) -> None:
+    """--processes 2 in the open model: each worker paces half of the asked rate, the master
+    merges the intended arrivals, and the verdict checks them against rate x window."""
+    from loadgate.verdict import judge
+
+    profile = Profile(
+        "open2", users=8, spawn_rate=8, warmup_s=3, duration_s=10,
+        user_classes={"Bettor": 1}, arrival_rate=60, processes=2,
+    )  # fmt: skip
+    result = run(_run(tmp_path, profile)).result
+    assert result.arrivals is not None
+    due = 60 * result.window_s
+    assert abs(result.arrivals.intended - due) <= 0.02 * due, (result.arrivals, result.window_s)
+    check = next(c for c in judge(result, ()).checks if c.name == "arrival rate intended")
+    assert check.status == "pass", check.message
+    journeys = result.endpoints["JOURNEY arrival"]
+    assert journeys.corrected is not None and journeys.histogram.count > 0.9 * due
+
+
 def test_processes_2_merge_is_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prefix = tmp_path / "samples"
     monkeypatch.setenv("LOADGATE_SAMPLES", str(prefix))
@@ -88,17 +107,6 @@ def test_processes_2_merge_is_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = run(_run(tmp_path, profile)).result
     files = sorted(tmp_path.glob("samples.*.tsv"))
     assert len(files) == 2  # one per worker process, each recording its own share
-    raw: dict[str, list[int]] = collections.defaultdict(list)
-    for f in files:
-        for line in f.read_text().splitlines():
-            key, us = line.split("\t")
-            raw[key].append(int(us))
-    assert set(raw) == set(result.endpoints)
-    for name, values in raw.items():
-        single = LatencyHistogram.of(values)
-        merged = result.endpoints[name].histogram
-        assert merged.count == single.count == len(values)
-        for q in (0.5, 0.9, 0.95, 0.99, 0.999, 1.0):
-            assert merged.quantile(q) == single.quantile(q), (name, q)
+    assert_merge_exact(result, files)
     workers = [p for p in result.processes if p.role.startswith("generator-")]
     assert len(workers) >= 2 and all(p.cpu_percent for p in workers)
