@@ -11,14 +11,16 @@ Method (said again in the printed output):
    quantiles by less), and one arm sized on P95 instead (+20% of P95: P95 rises by 20%, P50
    by more); P50 and P95 are measured in calibration pairs first. A round holds one pair of
    each arm, in a fresh random order; which side starts first alternates, as ABBA does.
-2. Reduce each run to one value per gated metric, as the verdict does (`gated_metrics`,
+2. Reduce each run to one value per gated metric, as the verdict does (`judged_quantiles`,
    `metric_value`: every endpoint's P50, P95, P99 with enough samples, plus budgeted ones).
 3. Paired trials: up to 10 pairs drawn without replacement from an arm's pool, judged by
    `ab.look_at` after 3, 6 and 10 pairs, stopping when every metric is decided, exactly as
    `loadgate ab`. Trials reuse a finite pool, so their rates describe runs like these, not
    independent experiments; a parametric line draws log-ratios from a normal with the pool's
    mean and spread for POST /bets P50 and P95 (a smooth estimate of the same thing).
-4. Stored-baseline trials: 5 base-side runs blessed, another run judged (Holm across metrics).
+4. Stored-baseline trials: K = 1, 2, 5, 10 base-side runs blessed, another run judged by the
+   gate's own procedure (not gated below 2 runs; Holm's weighted correction, budgeted endpoints
+   holding most of alpha). Rates come with 95% Wilson intervals over the trials.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadgate import ab, config, stats
+from loadgate.attribution import judged_quantiles
 from loadgate.durations import parse_duration
 from loadgate.files import write_json_atomic
 from loadgate.runner import RunRequest, run_side_by_side
-from loadgate.verdict import GatePolicy, gated_metrics
+from loadgate.verdict import GatePolicy, critical_endpoints, gate_family
 
 TARGET_ENDPOINT = "POST /bets"
 TARGET_METRIC = (TARGET_ENDPOINT, 0.95)
@@ -93,7 +96,7 @@ class Study:
                 raise SystemExit(f"pair {self.n} {side}: {outcome.infra_error or 'incomplete'}")
         base, head = outcomes["base"].result, outcomes["head"].result
         if not self.metrics:
-            self.metrics = gated_metrics(base, self.budgets, self.policy.quantiles)
+            self.metrics = judged_quantiles(base, self.budgets, self.policy.quantiles)
         return (
             {m: ab.metric_value(base, m) for m in self.metrics},
             {m: ab.metric_value(head, m) for m in self.metrics},
@@ -181,20 +184,35 @@ def parametric_power(mean: float, sd: float, n_metrics: int, trials: int, seed: 
     return hits / trials
 
 
+BASELINE_SIZES = (1, 2, 5, 10)  # K blessed runs in the stored-baseline trials (10: the default)
+
+
 def baseline_trial(
-    rng: random.Random, runs: list[Values], current: Values, metrics: list[Metric]
+    rng: random.Random,
+    runs: list[Values],
+    current: Values,
+    metrics: list[Metric],
+    k: int,
+    critical: set[str],
 ) -> set[str]:
-    """Endpoints flagged when ``current`` is judged against 5 other runs (Holm across metrics)."""
-    base = rng.sample([r for r in runs if r is not current], 5)
-    comparisons = [
-        stats.compare_to_baseline([b[m] for b in base], current[m], alpha=0.01) for m in metrics
-    ]
-    significant = stats.holm([c.p_value for c in comparisons], 0.01)
-    return {
-        m[0]
-        for m, c, s in zip(metrics, comparisons, significant, strict=True)
-        if c.outcome == "regression" and s
-    }
+    """Endpoints flagged when ``current`` is judged against ``k`` other runs, by the gate's own
+    procedure (``verdict.gate_family``: not gated below two runs, Holm's weighted correction
+    with the budgeted endpoints holding most of alpha)."""
+    base = rng.sample([r for r in runs if r is not current], k)
+    decisions = gate_family(
+        [[b[m] for b in base] for m in metrics],
+        [current[m] for m in metrics],
+        [m[0] in critical for m in metrics],
+        [0.10] * len(metrics),
+        GatePolicy(),
+    )
+    return {m[0] for m, d in zip(metrics, decisions, strict=True) if d.outcome == "regression"}
+
+
+def with_interval(hits: int, n: int) -> str:
+    """``12.5% (9.1-16.9)``: a rate with its 95% Wilson interval."""
+    low, high = stats.wilson_interval(hits, n, 0.95)
+    return f"{hits / n:.1%} ({low:.1%}-{high:.1%})"
 
 
 def sd_log(xs: Sequence[float]) -> float:
@@ -232,18 +250,19 @@ def report(study: Study, trials: int, seed: int) -> None:
     print("sd of ln(head/base) within side-by-side pairs; detectable = approximate +x% caught 95%")
     print("of the time at 10 pairs):")
     print("\n".join(noise_table(study)))
-    header = f"{'study':<32} {'pool':>5} {'trials':>7} {'flagged any':>12} {'flagged bets':>13} "
-    print("\n" + header + f"{'flagged other':>14} {'mean pairs':>11}")
+    header = f"{'study':<32} {'pool':>5} {'trials':>7} {'flagged any':>18} {'flagged bets':>18} "
+    print("\n" + header + f"{'flagged other':>18} {'mean pairs':>11}")
 
     def row(label: str, pool: int, results: list[tuple[set[str], int]]) -> None:
         n = len(results)
-        any_ = sum(1 for f, _ in results if f) / n
-        bets = sum(1 for f, _ in results if TARGET_ENDPOINT in f) / n
-        other = sum(1 for f, _ in results if f - {TARGET_ENDPOINT}) / n
+        any_ = sum(1 for f, _ in results if f)
+        bets = sum(1 for f, _ in results if TARGET_ENDPOINT in f)
+        other = sum(1 for f, _ in results if f - {TARGET_ENDPOINT})
         pairs = sum(p for _, p in results) / n
-        print(f"{label:<32} {pool:>5} {n:>7} {any_:>12.1%} {bets:>13.1%} {other:>14.1%} "
-              f"{pairs:>11.1f}")  # fmt: skip
+        rates = " ".join(f"{with_interval(x, n):>18}" for x in (any_, bets, other))
+        print(f"{label:<32} {pool:>5} {n:>7} {rates} {pairs:>11.1f}")
 
+    critical = critical_endpoints(study.budgets)
     base_runs = [b for pairs in study.pairs.values() for b, _ in pairs]
     aa_runs = [v for pair in study.pairs["A/A"] for v in pair]
     for arm, pool in study.pairs.items():
@@ -252,18 +271,20 @@ def report(study: Study, trials: int, seed: int) -> None:
             len(pool),
             [paired_trial(rng, pool, metrics) for _ in range(trials)],
         )
-        if arm == "A/A":
+        for k in BASELINE_SIZES:
+            if k >= len(base_runs):
+                continue
+            heads = aa_runs if arm == "A/A" else [h for _, h in pool]
             judged = [
-                (baseline_trial(rng, base_runs, c, metrics), 0)
-                for c in rng.choices(aa_runs, k=trials)
-            ]
-        else:
-            heads = [h for _, h in pool]
-            judged = [
-                (baseline_trial(rng, base_runs, rng.choice(heads), metrics), 0)
+                (baseline_trial(rng, base_runs, rng.choice(heads), metrics, k, critical), 0)
                 for _ in range(trials)
             ]
-        row(f"{arm}, stored baseline (K=5)", len(base_runs), judged)
+            row(f"{arm}, stored baseline (K={k})", len(base_runs), judged)
+    print(
+        "\n(rates with a 95% Wilson interval over the trials; trials reuse the pools above, so\n"
+        "the interval is honest about the trials, not the pool: a pool of N runs holds at most\n"
+        "N independent outcomes)"
+    )
     print("\nParametric check (log-ratios ~ normal with each arm's mean and sd; 20,000 sequences,")
     print("the test at the level of one metric among all gated):")
     for arm, pool in study.pairs.items():

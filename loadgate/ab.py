@@ -7,9 +7,10 @@ over the same seconds, so the shared machine's noise (CPU steal, frequency, neig
 both sides alike and cancels in the ratio (duet benchmarking). Which side starts first
 alternates (ABBA). ``side_by_side=False`` runs the two sides one after the other instead.
 
->>> outcome = run_ab(AbRequest(base_rev="main", head_rev=None, target=t, profile=p, ...))
->>> outcome.verdict.status
-'pass'
+For example::
+
+    outcome = run_ab(AbRequest(base_rev="main", head_rev=None, target=t, profile=p, ...))
+    outcome.verdict.status  # 'pass'
 """
 
 from __future__ import annotations
@@ -26,14 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from loadgate import stats
+from loadgate.attribution import generator_checks, judged_quantiles
 from loadgate.budgets import Budget
+from loadgate.checks import Check, CheckStatus
 from loadgate.config import Profile, Target
 from loadgate.durations import format_ms
 from loadgate.errors import InfraError, InvalidRunError, UsageError
 from loadgate.files import write_json_atomic
 from loadgate.results import RunResult, write_result
 from loadgate.runner import RunRequest, run_side_by_side
-from loadgate.verdict import Check, GatePolicy, Verdict, gated_metrics, status_of
+from loadgate.verdict import GatePolicy, Verdict, status_of
 
 LOOKS = (3, 6, 10)
 Progress = Callable[[str], None]
@@ -70,6 +73,9 @@ class AbOutcome:
     last_head: RunResult | None
     runs: list[dict[str, Any]] = field(default_factory=list)
     noise: dict[Metric, float | None] = field(default_factory=dict)  # see pair_noise
+    # the generators' own delay met at each metric's quantile, per run (see delay_value)
+    base_delay: dict[Metric, list[float]] = field(default_factory=dict)
+    head_delay: dict[Metric, list[float]] = field(default_factory=dict)
 
 
 def git_root(path: Path) -> Path:
@@ -142,6 +148,7 @@ def _interleave(
     request: AbRequest, trees: dict[str, tuple[Path, str]], progress: Progress
 ) -> AbOutcome:
     values: dict[str, dict[Metric, list[float]]] = {"base": {}, "head": {}}
+    delays: dict[str, dict[Metric, list[float]]] = {"base": {}, "head": {}}
     metrics: list[Metric] = []
     runs: list[dict[str, Any]] = []
     looks: dict[Metric, stats.PairedLook] = {}
@@ -155,14 +162,24 @@ def _interleave(
         for (pair, side), result in zip(step, results, strict=True):
             n += 1
             if not metrics:
-                metrics = gated_metrics(result, request.budgets, request.policy.quantiles)
+                metrics = judged_quantiles(result, request.budgets, request.policy.quantiles)
             for metric in metrics:
                 values[side].setdefault(metric, []).append(metric_value(result, metric))
+                delays[side].setdefault(metric, []).append(delay_value(result, metric))
             if side == "head":
                 last_head = result
+            unfit = [
+                c
+                for c in generator_checks(result, request.budgets, request.policy.quantiles)
+                if c.status == "invalid"
+            ]
             runs.append(
-                {"pair": pair + 1, "side": side, "run_id": result.run_id, "rev": trees[side][1]}
-            )
+                {
+                    "pair": pair + 1, "side": side, "run_id": result.run_id,
+                    "rev": trees[side][1], "generator_kept_up": not unfit,
+                    "generator_note": unfit[0].message if unfit else None,
+                }
+            )  # fmt: skip
         done_pairs = min(len(v) for side_values in values.values() for v in side_values.values())
         if done_pairs in request.looks and n % 2 == 0:
             looks = look_at(values["base"], values["head"], metrics, request.looks, request.policy)
@@ -176,10 +193,12 @@ def _interleave(
             if settled(looks):
                 break
     noise = {m: pair_noise(values["base"][m], values["head"][m]) for m in metrics}
-    verdict = _verdict(metrics, looks, trees, noise, request)
+    trust = generator_trust(metrics, values, delays, looks, runs, request)
+    verdict = _verdict(metrics, looks, trees, noise, request, trust)
     return AbOutcome(
-        verdict, metrics, values["base"], values["head"], looks, last_head, runs, noise
-    )
+        verdict, metrics, values["base"], values["head"], looks, last_head, runs, noise,
+        delays["base"], delays["head"],
+    )  # fmt: skip
 
 
 def settled(looks: dict[Metric, stats.PairedLook]) -> bool:
@@ -254,7 +273,101 @@ def metric_value(result: RunResult, metric: Metric) -> float:
     ep = result.endpoints.get(name)
     if ep is None or ep.histogram.count == 0:
         raise InvalidRunError(f"{result.run_id}: no {name} requests; cannot compare p{q * 100:g}")
-    return max(ep.histogram.quantile(q) / 1000, 0.001)
+    return max(ep.gated.quantile(q) / 1000, 0.001)  # corrected in the open model
+
+
+def delay_value(result: RunResult, metric: Metric) -> float:
+    """The load generator's own delay met by the endpoint's requests at the metric's quantile
+    (ms; 0 where the run measured none): the part of :func:`metric_value` that could be the
+    generator's."""
+    name, q = metric
+    ep = result.endpoints.get(name)
+    if ep is None or ep.delay is None or ep.delay.count == 0:
+        return 0.0
+    return ep.delay.quantile(q) / 1000
+
+
+def generator_trust(
+    metrics: list[Metric],
+    values: dict[str, dict[Metric, list[float]]],
+    delays: dict[str, dict[Metric, list[float]]],
+    looks: dict[Metric, stats.PairedLook],
+    runs: list[dict[str, Any]],
+    request: AbRequest,
+) -> list[Check]:
+    """Does any decision rest on the load generators' own delays?
+
+    A paired A/B judges ratios, not absolute values: a delay both sides met alike cancels in
+    the pairs (it only dilutes the ratio toward 1), and one that came and went is noise the
+    paired test sees through. What would make the verdict untrue is a decision that changes
+    when each run's generator delay at the metric's quantile is taken out of its value. Each
+    metric is tested again on those values (the same looks and levels): a regression that
+    disappears could be the generators'; a regression that appears was hidden by them.
+    The first is invalid; so is the second unless the gate fails on another regression anyway
+    (then a warning). Runs whose own generator could not be trusted alone are a warning: the
+    absolute values include that delay, the comparison holds."""
+    checks: list[Check] = []
+    gate_fails = any(look.decision == "regression" for look in looks.values())
+    for metric in metrics:
+        look = looks.get(metric)
+        if look is None:
+            continue
+        base = _without_delay(values["base"][metric], delays["base"][metric])
+        head = _without_delay(values["head"][metric], delays["head"][metric])
+        bare = stats.paired_sequential_test(
+            base[: look.pairs], head[: look.pairs],
+            looks=request.looks, alpha=request.policy.alpha,
+            min_effect=request.policy.effect_for(metric[0]), n_metrics=len(metrics),
+        )  # fmt: skip
+        was, now = look.decision == "regression", bare.decision == "regression"
+        if was == now:
+            continue
+        label = f"{metric[0]} p{metric[1] * 100:g}"
+        # a regression only the delay hid changes the gate when nothing else fails it
+        status: CheckStatus = "invalid" if was or not gate_fails else "warn"
+        what = (
+            "the regression could be the load generators' own delay"
+            if was
+            else "the load generators' own delay could hide a regression"
+        )
+        advice = (
+            "Run the A/B with fewer users or on a quieter machine."
+            if status == "invalid"
+            else "The gate fails on the regressions found either way."
+        )
+        checks.append(
+            Check(
+                "validity",
+                f"{label} A/B: generators",
+                status,
+                f"{label}: {what}: with each run's generator delay at that quantile taken out, "
+                f"head/base = {bare.ratio:.3f} (p = {bare.p_value:.2g}): {bare.decision}, "
+                f"against {look.ratio:.3f} (p = {look.p_value:.2g}) as measured. {advice}",
+                endpoint=metric[0],
+                observed=bare.ratio,
+                outcome=bare.decision,
+            )
+        )
+    late = [r for r in runs if not r.get("generator_kept_up", True)]
+    if not any(c.status == "invalid" for c in checks) and late:
+        first = late[0]
+        checks.append(
+            Check(
+                "validity",
+                "A/B generators",
+                "warn",
+                f"In {len(late)} of {len(runs)} runs the load generator's own delay was "
+                f"material (run {first['run_id']}, {first['side']}: {first['generator_note']}) "
+                "Every decision stands with each run's generator delay taken out, so the "
+                "comparison holds; the absolute values include that delay, and a delay both "
+                "sides met alike makes a change look smaller than it is.",
+            )
+        )
+    return checks
+
+
+def _without_delay(values: list[float], delays: list[float]) -> list[float]:
+    return [max(v - d, 0.001) for v, d in zip(values, delays, strict=True)]
 
 
 def _verdict(
@@ -263,6 +376,7 @@ def _verdict(
     trees: dict[str, tuple[Path, str]],
     noise: dict[Metric, float | None],
     request: AbRequest,
+    trust: list[Check] | None = None,
 ) -> Verdict:
     checks: list[Check] = []
     for name, q in metrics:
@@ -305,11 +419,18 @@ def _verdict(
                 observed=look.ratio,
                 interval=(look.ratio_low, look.ratio_upper90),
                 outcome=decision,
+                interval_label="90% bounds",
             )
         )
+    checks += trust or []
     failed = [c for c in checks if c.status == "fail"]
+    invalid = [c for c in checks if c.status == "invalid"]
     base_rev, head_rev = trees["base"][1], trees["head"][1]
-    if failed:
+    if invalid:
+        headline = invalid[0].message + (
+            f" (and {len(invalid) - 1} more metrics alike)" if len(invalid) > 1 else ""
+        )
+    elif failed:
         first = failed[0]
         headline = (
             f"{first.endpoint} {first.name.split()[-2]} is {first.observed:.2f}× the base "
@@ -318,9 +439,10 @@ def _verdict(
             + "."
         )
     else:
-        unsure = sum(1 for c in checks if c.outcome == "inconclusive")
-        noisy = sum(1 for c in checks if c.outcome == "not gated")
-        gated = len(checks) - noisy
+        regs = [c for c in checks if c.kind == "regression"]
+        unsure = sum(1 for c in regs if c.outcome == "inconclusive")
+        noisy = sum(1 for c in regs if c.outcome == "not gated")
+        gated = len(regs) - noisy
         pairs = max((lk.pairs for lk in looks.values()), default=0)
         headline = (
             f"No regression against {base_rev} in {gated} gated metrics (paired A/B)"
@@ -330,7 +452,7 @@ def _verdict(
         )
     how = "side by side" if request.side_by_side else "one after the other"
     return Verdict(
-        status="fail" if failed else "pass",
+        status="invalid" if invalid else "fail" if failed else "pass",
         headline=headline,
         checks=tuple(checks),
         baseline=f"paired A/B ({how}): base {base_rev}, head {head_rev}",
@@ -356,6 +478,8 @@ def write_summary(path: Path, outcome: AbOutcome) -> None:
                     "decision": outcome.looks[(name, q)].decision if outcome.looks else None,
                     "ratio": outcome.looks[(name, q)].ratio if outcome.looks else None,
                     "pair_noise": outcome.noise.get((name, q)),
+                    "base_generator_delay_ms": outcome.base_delay.get((name, q), []),
+                    "head_generator_delay_ms": outcome.head_delay.get((name, q), []),
                 }
                 for name, q in outcome.metrics
             ],

@@ -1,10 +1,12 @@
 """``loadgate compare A B``: any two stored results or baselines, without running anything.
 
 A result on the B side is judged exactly as a new run would be against A (A may be one
-result, treated as a one-run baseline); two baselines are compared group against group
+result: a one-run baseline, reported, not gated); two baselines are compared group against group
 (Welch's test on log quantiles). Same rule everywhere: material AND significant.
 
->>> verdict = compare(load_side(Path("baselines/local/smoke.json")), load_side(Path("r.json")))
+For example::
+
+    verdict = compare(load_side(Path("baselines/local/smoke.json")), load_side(Path("r.json")))
 """
 
 from __future__ import annotations
@@ -15,16 +17,10 @@ from pathlib import Path
 
 from loadgate import stats
 from loadgate.baselines import Baseline, load_baseline, run_of
+from loadgate.checks import Check
 from loadgate.errors import DataError
 from loadgate.results import RunResult, read_result
-from loadgate.verdict import (
-    Check,
-    GatePolicy,
-    Verdict,
-    corrected_outcome,
-    regression_checks,
-    status_of,
-)
+from loadgate.verdict import GatePolicy, Verdict, family_outcomes, regression_checks, status_of
 
 
 @dataclass(frozen=True)
@@ -93,10 +89,12 @@ def _groups(a: Baseline, b: Baseline, policy: GatePolicy) -> list[Check]:
                     xs, ys, alpha=policy.alpha, min_effect=policy.effect_for(name)
                 )
                 rows.append((name, q, cmp))
-    rejected = stats.holm([c.p_value for *_, c in rows], policy.alpha) if rows else []
+    # every metric weighs the same here (no budgets): plain Holm
+    decided = family_outcomes(
+        [c for *_, c in rows], [False] * len(rows), policy.alpha, policy.critical_share
+    )
     out = []
-    for (name, q, cmp), significant in zip(rows, rejected, strict=True):
-        outcome = corrected_outcome(cmp.outcome, significant)
+    for (name, q, cmp), (outcome, _level) in zip(rows, decided, strict=True):
         metric = f"p{q * 100:g}"
         out.append(
             Check(

@@ -1,6 +1,11 @@
 """One exception tree; each class carries the exit code the CLI maps it to (DESIGN §2, §5.7).
 
 >>> raise ConfigError("targets/x.toml: [start] command: must be a list of strings")
+Traceback (most recent call last):
+    ...
+loadgate.errors.ConfigError: targets/x.toml: [start] command: must be a list of strings
+>>> ConfigError.exit_code, InfraError.exit_code
+(2, 3)
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ All comparisons treat *higher as worse* (latency, error rate): a ratio above one
 possible regression. Pass reciprocals for metrics where higher is better (throughput).
 """
 
-from loadgate.stats._common import Decision, Outcome
+from loadgate.stats._common import Decision, Outcome, pct
 from loadgate.stats.baseline import (
     BaselineComparison,
     compare_groups,
@@ -23,6 +23,7 @@ from loadgate.stats.baseline import (
     compare_to_baseline,
     detectable_change,
     holm,
+    holm_thresholds,
 )
 from loadgate.stats.intervals import (
     min_samples_for_interval,
@@ -46,10 +47,12 @@ __all__ = [
     "compare_to_baseline",
     "detectable_change",
     "holm",
+    "holm_thresholds",
     "look_levels",
     "min_samples_for_interval",
     "paired_detectable",
     "paired_sequential_test",
+    "pct",
     "quantile_rank_interval",
     "wilson_interval",
 ]

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _sp
 
 from loadgate.stats._common import (
     Outcome,
@@ -21,6 +20,7 @@ from loadgate.stats._common import (
     material_fall,
     pct,
     spread,
+    t_ppf,
     t_tails,
 )
 
@@ -91,7 +91,7 @@ def compare_to_baseline(
     mean, sd = float(np.mean(x)), spread(x)
     ratio = math.exp(y - mean)
     scale = sd * math.sqrt(1.0 + 1.0 / k)
-    half = float(_sp.t.ppf(1.0 - alpha, k - 1)) * scale
+    half = t_ppf(1.0 - alpha, k - 1) * scale
     above, below = y > mean + half, y < mean - half
     p_up, p_down = t_tails(y - mean, scale, k - 1)
     p_value = p_up if y >= mean else p_down
@@ -137,8 +137,8 @@ def compare_groups(
         df = max(df, 1.0)
     else:
         df = float(len(x) + len(y) - 2)
-    p_up, p_down = t_tails(diff, scale, max(1, round(df)))
-    half = float(_sp.t.ppf(1.0 - alpha, df)) * scale
+    p_up, p_down = t_tails(diff, scale, df)
+    half = t_ppf(1.0 - alpha, df) * scale
     ratio = math.exp(diff)
     p_value = p_up if diff >= 0 else p_down
     outcome = classify(ratio, min_effect, above=p_up < alpha, below=p_down < alpha)
@@ -168,7 +168,7 @@ def detectable_change(baseline: Sequence[float], alpha: float = 0.01) -> float |
         return None
     x = logs("baseline", baseline)
     k = len(x)
-    half = float(_sp.t.ppf(1.0 - alpha, k - 1)) * spread(x) * math.sqrt(1.0 + 1.0 / k)
+    half = t_ppf(1.0 - alpha, k - 1) * spread(x) * math.sqrt(1.0 + 1.0 / k)
     return math.exp(half) - 1.0
 
 
@@ -258,23 +258,56 @@ def _interval(name: str, value: float, interval: tuple[float, float]) -> tuple[f
     return low, high
 
 
-def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
+def holm(
+    p_values: Sequence[float], alpha: float, weights: Sequence[float] | None = None
+) -> list[bool]:
     """Holm-Bonferroni step-down: which hypotheses are rejected at family-wise ``alpha``.
 
     Sort the m p-values ascending; reject the i-th smallest (0-based) while
     ``p <= alpha / (m - i)``; stop at the first that is not. Uniformly more powerful than
     plain Bonferroni, with the same guarantee, so gating many metrics stays honest.
+    With ``weights`` it is Holm's weighted procedure (see :func:`holm_thresholds`).
 
     >>> holm([0.01, 0.04, 0.03, 0.005], 0.05)
     [True, False, False, True]
+    """
+    levels = holm_thresholds(p_values, alpha, weights)
+    return [p <= level for p, level in zip(p_values, levels, strict=True)]
+
+
+def holm_thresholds(
+    p_values: Sequence[float], alpha: float, weights: Sequence[float] | None = None
+) -> list[float]:
+    """The level each p-value is held to by Holm's weighted step-down procedure: a hypothesis
+    is rejected exactly when its p-value is at most its level.
+
+    Hypothesis i carries a weight w_i > 0 (equal weights: plain Holm). Order by p_i / w_i;
+    while the next one has ``p_i <= alpha * w_i / W`` (W the summed weight of those not yet
+    rejected) reject it and go on; at the first that is not, stop. A rejected hypothesis's
+    level is the one it met; every other's is ``alpha * w_i / W`` at the stop, what it would
+    have needed. The family-wise error rate is at most ``alpha`` whatever the dependence
+    between the tests (Holm 1979): more weight on the critical metrics gates them more
+    strongly and the rest more weakly, never the family more loosely.
+
+    >>> [round(t, 4) for t in holm_thresholds([0.001, 0.2, 0.03], 0.05, [2, 1, 1])]
+    [0.025, 0.025, 0.025]
     """
     check_probability("alpha", alpha)
     if any(not 0.0 <= p <= 1.0 for p in p_values):  # also rejects NaN
         raise ValueError(f"p-values must lie in [0, 1], got {list(p_values)!r}")
     m = len(p_values)
-    rejected = [False] * m
-    for step, index in enumerate(sorted(range(m), key=lambda i: p_values[i])):
-        if p_values[index] > alpha / (m - step):
+    w = [1.0] * m if weights is None else [float(x) for x in weights]
+    if len(w) != m or any(not x > 0 or math.isinf(x) for x in w):
+        raise ValueError(f"weights must be {m} positive numbers, got {weights!r}")
+    remaining = math.fsum(w)
+    levels = [0.0] * m
+    order = sorted(range(m), key=lambda i: p_values[i] / w[i])
+    for step, index in enumerate(order):
+        level = alpha * w[index] / remaining
+        if p_values[index] > level:
+            for rest in order[step:]:
+                levels[rest] = alpha * w[rest] / remaining
             break
-        rejected[index] = True
-    return rejected
+        levels[index] = level
+        remaining -= w[index]
+    return levels

@@ -75,9 +75,15 @@ def paired_sequential_test(
     Identical d (zero variance) gives an exact answer: p = 0 if d > 0, 1 if d < 0,
     0.5 if d == 0, and both bounds equal R.
 
-    >>> look = paired_sequential_test([100, 100, 100], [150, 152, 149])
+    A clear +50% is not failed at the first look (3 pairs get almost none of ``alpha``),
+    but is by the second:
+
+    >>> base, head = [100, 98, 103, 101, 99, 100], [150, 152, 149, 151, 148, 150]
+    >>> paired_sequential_test(base[:3], head[:3]).decision
+    'continue'
+    >>> look = paired_sequential_test(base, head)
     >>> look.decision, look.pairs, round(look.ratio, 2)
-    ('regression', 3, 1.5)
+    ('regression', 6, 1.5)
     """
     check_probability("alpha", alpha)
     check_min_effect(min_effect)

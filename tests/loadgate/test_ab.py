@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from loadgate.ab import look_at, order, pair_noise
+from loadgate.checks import Check
 from loadgate.verdict import GatePolicy
 
 
@@ -76,3 +77,130 @@ def test_a_metric_too_noisy_to_gate_says_so_instead_of_warning(tmp_path: Path) -
     assert "too noisy here to gate; 10 pairs would catch only a rise above +" in noisy_check.message
     assert verdict.status == "pass"
     assert "in 1 gated metrics" in verdict.headline and "1 too noisy to gate" in verdict.headline
+
+
+def _trust(
+    base: list[float],
+    head: list[float],
+    base_delay: list[float],
+    head_delay: list[float],
+    tmp_path: Path,
+    late: int = 0,
+) -> list[Check]:
+    from loadgate import config
+    from loadgate.ab import AbRequest, generator_trust, look_at
+
+    request = AbRequest(
+        base_rev="main", head_rev=None, target=config.load_target("local"),
+        profile=config.load_profile("smoke"), budgets=(), out_dir=tmp_path, looks=(6,),
+    )  # fmt: skip
+    m = ("POST /bets", 0.95)
+    looks = look_at({m: base}, {m: head}, [m], request.looks, request.policy)
+    runs = [
+        {"run_id": f"r{i}", "side": "head", "generator_kept_up": i >= late,
+         "generator_note": "The load generator's own delay could account for it."}
+        for i in range(2 * len(base))
+    ]  # fmt: skip
+    values = {"base": {m: base}, "head": {m: head}}
+    delays = {"base": {m: base_delay}, "head": {m: head_delay}}
+    return generator_trust([m], values, delays, looks, runs, request)
+
+
+BASE = [2.0, 2.1, 1.9, 2.0, 2.05, 1.95]
+
+
+def test_a_regression_made_of_the_generators_delay_is_invalid(tmp_path: Path) -> None:
+    """Head's generator was 1 ms late at P95 in every run, base's not: the +50% is the
+    generator's, and the A/B says so instead of failing the SUT."""
+    head = [v + 1.0 for v in BASE]
+    (check,) = _trust(BASE, head, [0.0] * 6, [1.0] * 6, tmp_path)
+    assert check.status == "invalid"
+    assert "POST /bets p95: the regression could be the load generators' own delay" in (
+        check.message
+    )
+    assert check.outcome != "regression"
+
+
+def test_a_regression_hidden_by_the_generators_delay_is_invalid(tmp_path: Path) -> None:
+    """Base's generator added 1 ms to every base run: head's real +50% looks like nothing."""
+    base = [v + 1.0 for v in BASE]
+    head = [v * 1.5 for v in BASE]
+    (check,) = _trust(base, head, [1.0] * 6, [0.0] * 6, tmp_path)
+    assert check.status == "invalid"
+    assert "could hide a regression" in check.message
+
+
+def test_a_hidden_regression_beside_a_found_one_is_a_warning(tmp_path: Path) -> None:
+    """The gate fails on POST /bets p50 either way; that p95 too would be a regression without
+    base's generator delay is said, not made a reason to throw the A/B away."""
+    from loadgate import config
+    from loadgate.ab import AbRequest, generator_trust, look_at
+
+    request = AbRequest(
+        base_rev="main", head_rev=None, target=config.load_target("local"),
+        profile=config.load_profile("smoke"), budgets=(), out_dir=tmp_path, looks=(6,),
+    )  # fmt: skip
+    found, hidden = ("POST /bets", 0.5), ("POST /bets", 0.95)
+    values = {
+        "base": {found: BASE, hidden: [v + 1.0 for v in BASE]},
+        "head": {found: [v * 1.5 for v in BASE], hidden: [v * 1.5 for v in BASE]},
+    }
+    delays = {
+        "base": {found: [0.0] * 6, hidden: [1.0] * 6},
+        "head": {m: [0.0] * 6 for m in values["base"]},
+    }
+    metrics = [found, hidden]
+    looks = look_at(values["base"], values["head"], metrics, request.looks, request.policy)
+    assert looks[found].decision == "regression" and looks[hidden].decision != "regression"
+    runs = [{"run_id": f"r{i}", "side": "base", "generator_kept_up": True} for i in range(12)]
+    (check,) = generator_trust(metrics, values, delays, looks, runs, request)
+    assert (check.status, check.endpoint) == ("warn", "POST /bets")
+    assert (
+        "could hide a regression" in check.message and "fails on the regressions" in check.message
+    )
+
+
+def test_a_delay_both_sides_met_alike_leaves_the_decision_and_warns(tmp_path: Path) -> None:
+    head = [v * 1.5 + 0.5 for v in BASE]
+    base = [v + 0.5 for v in BASE]
+    assert _trust(base, head, [0.5] * 6, [0.5] * 6, tmp_path) == []  # every generator kept up
+    (check,) = _trust(base, head, [0.5] * 6, [0.5] * 6, tmp_path, late=3)
+    assert check.status == "warn"
+    assert check.message.startswith("In 3 of 12 runs the load generator's own delay was material")
+    assert "the comparison holds" in check.message
+
+
+def test_a_late_generator_does_not_stop_the_a_b_but_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Side by side, both generators share a core; a run whose own generator was late is kept
+    (its pair judged by :func:`generator_trust`), not thrown away."""
+    import numpy as np
+
+    from loadgate import ab, config
+    from loadgate.histogram import LatencyHistogram
+    from loadgate.results import GeneratorHealth
+    from loadgate.runner import RunOutcome
+
+    from .conftest import build_result
+
+    def outcome(late_ms: float) -> RunOutcome:
+        result = build_result()
+        for ep in result.endpoints.values():
+            ep.delay = LatencyHistogram.of(np.full(1000, int(late_ms * 1000)))
+        result.generators = [
+            GeneratorHealth("vm:1", "local", LatencyHistogram.of([late_ms * 1000] * 100))
+        ]
+        return RunOutcome(result, tmp_path)
+
+    request = ab.AbRequest(
+        base_rev="main", head_rev=None, target=config.load_target("local"),
+        profile=config.load_profile("smoke"), budgets=(), out_dir=tmp_path,
+    )  # fmt: skip
+    trees = {"base": (tmp_path, "aaaa"), "head": (tmp_path, "bbbb")}
+    step = [(0, "base"), (0, "head")]
+    monkeypatch.setattr(ab, "run_side_by_side", lambda _reqs: [outcome(0.2), outcome(30.0)])
+    base, head = ab._run_step(request, step, trees, 0)
+    metric = next(iter(head.endpoints)), 0.95
+    assert ab.delay_value(head, metric) == pytest.approx(30.0, rel=0.01)
+    assert ab.delay_value(base, metric) == pytest.approx(0.2, rel=0.01)

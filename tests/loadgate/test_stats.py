@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+import scipy.stats
 from scipy import stats as sp
 
 from loadgate.stats import (
@@ -325,6 +326,45 @@ def test_paired_false_alarms_at_most_alpha() -> None:
     assert all(look.decision != "continue" for look in looks)
     # DESIGN §8: about four pairs on average when nothing changed.
     assert sum(look.pairs for look in looks) / len(looks) <= 4.5
+
+
+@pytest.mark.parametrize("noise", [0.11, 0.20, 0.33])
+def test_paired_false_alarms_at_most_alpha_when_noise_is_large(noise: float) -> None:
+    """With large noise the ratio alone often clears +10% by chance; only the significance test
+    keeps the A/A alarm rate within alpha (1%; 2,000 seeded trials, a 1.5% ceiling leaves about
+    2.3 binomial sds for chance)."""
+    looks = _paired_trials(shift=0.0, noise=noise)
+    alarms = sum(look.decision == "regression" for look in looks)
+    assert alarms / len(looks) <= 0.015
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_paired_p_value_and_bounds_are_scipys_t_test(seed: int) -> None:
+    """Independent oracle: scipy's one-sample t-test of the log ratios (one-sided, "greater")
+    and its 80% two-sided t interval, exponentiated."""
+    rng = np.random.default_rng(seed)
+    pairs = (3, 6, 10)[seed % 3]
+    base = 20.0 * np.exp(rng.normal(0.0, 0.1, pairs))
+    head = 20.0 * np.exp(rng.normal(0.05, 0.1, pairs))
+    look = paired_sequential_test(base.tolist(), head.tolist(), looks=(pairs,))
+    d = np.log(head) - np.log(base)
+    oracle = scipy.stats.ttest_1samp(d, 0.0, alternative="greater")
+    assert look.p_value == pytest.approx(oracle.pvalue, rel=1e-9)
+    low, high = scipy.stats.t.interval(0.80, pairs - 1, loc=d.mean(), scale=scipy.stats.sem(d))
+    assert look.ratio == pytest.approx(math.exp(d.mean()), rel=1e-12)
+    assert (look.ratio_low, look.ratio_upper90) == pytest.approx((math.exp(low), math.exp(high)))
+    assert look.alpha_look == pytest.approx(0.01)  # one look, one metric: all of alpha
+
+
+def test_paired_a_large_but_insignificant_rise_is_not_a_regression() -> None:
+    """+30% on average, but the pairs disagree (p about 0.1): not a regression, whatever the
+    ratio. (Replacing the significance test by "p < 0.5" would fail here.)"""
+    base = [10.0] * 6
+    head = [13.0 * f for f in (0.55, 1.6, 0.7, 1.5, 0.9, 1.25)]
+    look = paired_sequential_test(base, head, looks=(6,))
+    assert look.ratio >= 1.1
+    assert 0.02 < look.p_value < 0.5
+    assert look.decision == "inconclusive"
 
 
 @pytest.mark.parametrize("shift", [0.15, 0.20])

@@ -36,7 +36,7 @@ def test_dropped_arrivals_make_the_run_invalid() -> None:
 
 
 def test_any_saturated_generator_process_makes_the_run_invalid() -> None:
-    result = build_result()
+    result = build_result(health=False)  # the CPU rule stands in only without probe data
     result.processes = [
         ProcessSamples("generator", 1, [1.0, 2.0], [5.0, 5.0], [100, 100]),
         ProcessSamples("generator-1", 2, [1.0, 2.0], [40.0, 40.0], [100, 100]),
