@@ -10,6 +10,7 @@ Importing loadgate never imports locust or gevent: Locust runs in a subprocess a
 
 from loadgate.baselines import Baseline, baseline_path, bless, load_baseline
 from loadgate.budgets import Budget, parse_budget
+from loadgate.checks import Check
 from loadgate.config import Profile, Target, load_profile, load_target
 from loadgate.errors import (
     ConfigError,
@@ -22,7 +23,7 @@ from loadgate.errors import (
 from loadgate.histogram import LatencyHistogram
 from loadgate.results import EndpointResult, RunResult, read_result, write_result
 from loadgate.runner import RunOutcome, RunRequest, run, run_side_by_side
-from loadgate.verdict import Check, Verdict, judge
+from loadgate.verdict import Verdict, judge
 
 __version__ = "0.1.0"
 

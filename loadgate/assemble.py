@@ -1,8 +1,10 @@
 """Turn the Locust plugin's recording into a RunResult: the exact histograms of the
 measurement window, per-second series, capacity steps and open-model arrivals.
 
->>> result = assemble(read_recording(path), run_id="r1", target=t, profile=p, complete=True,
-...                   notes=[], audit=None, environment={}, processes=[], command=[])
+For example::
+
+    result = assemble(read_recording(path), run_id="r1", target=t, profile=p, complete=True,
+                      notes=[], audit=None, environment={}, processes=[], command=[])
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from loadgate.results import (
     Stage,
     Timeline,
     endpoints_from_dict,
+    generators_from_list,
 )
 from loadgate.shapes import parse_shape
 
@@ -62,6 +65,12 @@ def assemble(
     window_start = t0 + profile.warmup_s
     window_s = max(0.0, min(end, t0 + profile.run_time_s) - window_start)
     endpoints = endpoints_from_dict(recording["window"], "recording.window")
+    generators = generators_from_list(
+        [{**g, **g.get("series", {})} for g in recording.get("generators", [])],
+        "recording.generators",
+    )
+    # the plugin's own (a worker refused, ...) explain what follows, such as a short window
+    notes.extend(str(n) for n in recording.get("notes", []))
     stages = _stages(recording, profile)
     if stages:
         notes.append("capacity: " + find_knee(stages, budgets).sentence())
@@ -101,6 +110,7 @@ def assemble(
         command=command,
         arrivals=arrivals,
         stages=stages,
+        generators=generators,
     )
 
 

@@ -5,7 +5,12 @@ point estimate is above its ceiling or an error rate above its limit. Steps are 
 significant digits, tens of seconds each): the knee says where to look, the gate still
 judges full runs with confidence intervals.
 
->>> knee = find_knee(result.stages, budgets)
+>>> from loadgate.histogram import LatencyHistogram
+>>> def step(users, p99_ms):  # 98% of requests take 1 ms, the slowest 2% p99_ms
+...     hist = LatencyHistogram.of([1000] * 980 + [p99_ms * 1000] * 20)
+...     return Stage(users, 0, 10, {"POST /bets": EndpointResult("POST /bets", hist)})
+>>> budgets = [Budget("POST /bets", "p99", 250.0)]
+>>> knee = find_knee([step(300, 90), step(400, 180), step(500, 312)], budgets)
 >>> knee.users, knee.broke_at, knee.reason
 (400, 500, 'POST /bets p99 is 312 ms, above its 250 ms budget')
 """

@@ -11,15 +11,17 @@ import os
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from loadgate import ab, baselines, compare, config, micro, report, results, runner
-from loadgate.budgets import budgets_from_result
+from loadgate.budgets import Budget, budgets_from_result
 from loadgate.durations import format_ms, parse_duration
-from loadgate.errors import DataError, LoadgateError, UsageError
+from loadgate.errors import ConfigError, DataError, LoadgateError, UsageError
+from loadgate.report.health import generator_summary, server_ms
 from loadgate.verdict import GatePolicy, Verdict, judge
 
 EXIT_INTERRUPTED = 130
@@ -76,6 +78,8 @@ def distribution_options(fn: Callable[..., None]) -> Callable[..., None]:
                      help="with --master: workers to wait for before starting"),
         click.option("--master-port", type=int, default=5557, show_default=True,
                      help="with --master: port the workers connect to"),
+        click.option("--master-bind-host", default="127.0.0.1", show_default=True,
+                     help="with --master: the address to listen on for workers (only that one)"),
     ]  # fmt: skip
     for option in reversed(options):
         fn = option(fn)
@@ -149,6 +153,7 @@ def run(
     master: bool,
     expect_workers: int,
     master_port: int,
+    master_bind_host: str,
 ) -> None:
     """Run one load test and judge it: writes result.json, report.html and summary.md."""
     tgt = config.load_target(target)
@@ -167,7 +172,9 @@ def run(
     if faults and tgt.start is None:
         raise UsageError(f"--fault needs a target the harness starts; {tgt.path} has no [start]")
     budgets = config.budgets_for(tgt, profile)
-    baseline = _baseline(tgt.name, profile.name, baseline_file, no_baseline)
+    # the gate policy is the profile's (and the command line's), never a result file's
+    policy = GatePolicy.from_profile(dataclasses.asdict(profile), force)
+    baseline, baseline_at = _baseline(tgt.name, profile.name, baseline_file, no_baseline)
     request = runner.RunRequest(
         target=tgt,
         profile=profile,
@@ -179,12 +186,13 @@ def run(
         master=master,
         expect_workers=expect_workers,
         master_port=master_port,
+        master_bind_host=master_bind_host,
     )
     outcome = runner.run(request, progress=_say)
     results.write_result(outcome.out_dir / "result.json", outcome.result)
-    verdict = judge(
-        outcome.result, budgets, baseline, GatePolicy.from_profile(outcome.result.profile, force)
-    )
+    verdict = judge(outcome.result, budgets, baseline, policy)
+    outcome.result.judged_with = judged_with(policy, budgets, baseline, baseline_at)
+    results.write_result(outcome.out_dir / "result.json", outcome.result)
     paths = report.write_reports(outcome.out_dir, outcome.result, verdict, baseline)
     _print_summary(outcome.result, verdict)
     _say(f"report: {paths['html']}")
@@ -204,25 +212,125 @@ cli.add_command(run, name="gate")
 @click.option("--master-host", required=True, help="host of the `loadgate run --master`")
 @click.option("--master-port", type=int, default=5557, show_default=True)
 @click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True)
-def worker(master_host: str, master_port: int, processes: int) -> None:
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="send load to the master's host even when it is not on loopback (default: refuse)",
+)
+def worker(master_host: str, master_port: int, processes: int, allow_remote: bool) -> None:
     """Lend this machine's CPU to a `loadgate run --master` elsewhere (until it ends)."""
     locustfile = config.PROJECT_ROOT / "locustfile.py"
-    command = runner.worker_command(master_host, master_port, processes, locustfile)
+    command = runner.worker_command(master_host, master_port, processes, locustfile, allow_remote)
     _say(f"worker for {master_host}:{master_port}: {' '.join(command)}")
     sys.exit(subprocess.run(command, check=False, cwd=config.PROJECT_ROOT).returncode)
 
 
 def _baseline(
     target: str, scenario: str, path: Path | None, disabled: bool
-) -> baselines.Baseline | None:
+) -> tuple[baselines.Baseline | None, Path | None]:
+    """The baseline to judge with and where it came from (None, None: judge budgets only)."""
     if disabled:
-        return None
+        return None, None
     if path is not None:
         found = baselines.load_baseline(path)
         if found is None:
             raise UsageError(f"{path}: baseline not found")
-        return found
-    return baselines.load_baseline(baselines.baseline_path(target, scenario))
+        return found, path
+    default = baselines.baseline_path(target, scenario)
+    found = baselines.load_baseline(default)
+    return found, default if found is not None else None
+
+
+def judged_with(
+    policy: GatePolicy,
+    budgets: Sequence[Budget],
+    baseline: baselines.Baseline | None,
+    path: Path | None,
+) -> dict[str, Any]:
+    """What a result records it was judged with, so ``loadgate report`` can judge it alike."""
+    return {
+        "policy": policy.to_dict(),
+        "budgets": [
+            {"endpoint": b.endpoint, "metric": b.metric, "limit": b.limit, "source": b.source}
+            for b in budgets
+        ],
+        "baseline": None
+        if baseline is None or path is None
+        else {
+            "path": str(path),
+            "label": baseline.label,
+            "runs": [r.run_id for r in baseline.runs],
+        },
+    }
+
+
+def _judging_policy(
+    result: results.RunResult, force: bool
+) -> tuple[GatePolicy, tuple[Budget, ...], str]:
+    """The policy and budgets to judge a stored result with: its target's and profile's as they
+    are now (a result file never sets its own), or, where this checkout has neither, the ones
+    the result records it was judged with; and a sentence saying which."""
+    record = result.judged_with or {}
+    try:
+        target, profile = config.load_target(result.target), config.load_profile(result.scenario)
+    except ConfigError:
+        stored = record.get("policy") or result.profile
+        try:
+            budgets = budgets_from_result({"budgets": record.get("budgets", [])}
+                                          if record else result.profile)  # fmt: skip
+            policy = GatePolicy.from_profile(stored, force)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"corrupt result: judged_with: {exc}") from None
+        return (
+            policy,
+            budgets,
+            (
+                f"the policy and budgets the result records (no target {result.target!r} or "
+                f"profile {result.scenario!r} here)"
+            ),
+        )
+    policy = GatePolicy.from_profile(dataclasses.asdict(profile), force)
+    said = f"the policy and budgets of target {target.name} and profile {profile.name}"
+    if record.get("policy"):
+        try:
+            changed = policy.differences(GatePolicy.from_profile(record["policy"], force))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            changed = ["(its record is unreadable)"]
+        if changed:
+            said += "; the run was judged with " + ", ".join(changed)
+    return policy, config.budgets_for(target, profile), said
+
+
+def _judging_baseline(
+    result: results.RunResult, path: Path | None, disabled: bool
+) -> tuple[baselines.Baseline | None, str]:
+    """The baseline to judge a stored result with: the one named on the command line, else the
+    one it was judged against (the same runs, where they are all still there), else none when
+    it was judged without one; and a sentence saying which."""
+    record = (result.judged_with or {}).get("baseline", "unrecorded")
+    if disabled or path is not None or record == "unrecorded":
+        found, at = _baseline(result.target, result.scenario, path, disabled)
+        return found, f"baseline {at}" if found is not None else "no baseline"
+    if record is None:
+        return None, "no baseline, as when it was run (--baseline FILE to compare)"
+    try:
+        at, runs = Path(record["path"]), [str(r) for r in record["runs"]]
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"corrupt result: judged_with.baseline: {exc}") from None
+    found = baselines.load_baseline(at)
+    if found is None:
+        raise UsageError(
+            f"{at}: the baseline this run was judged against is gone; name one with "
+            "--baseline FILE or judge budgets only with --no-baseline"
+        )
+    kept = [r for r in found.runs if r.run_id in runs]
+    if len(kept) == len(runs):
+        found.runs = kept
+        return found, f"the baseline it was judged against ({at}, the same {len(runs)} runs)"
+    return found, (
+        f"baseline {at} as it is now ({len(kept)} of the {len(runs)} runs it was judged "
+        "against remain)"
+    )
 
 
 def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
@@ -234,13 +342,22 @@ def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
             f"{result.users_reached}/{result.users_target} users, {result.rps:.0f} req/s over "
             f"{result.window_s:.0f} s ({result.warmup_s:.0f} s warm-up excluded)"
         )
+    generator = generator_summary(result)
+    if generator is not None:
+        click.echo(f"generator: {generator.text}")
     width = max([24, *(len(n) for n in result.endpoints)])
-    header = f"{'endpoint':<{width}} {'requests':>9} {'fail':>6} {'p50':>9} {'p95':>9} {'p99':>9}"
-    click.echo(header)
+    # the server's own P95 (Server-Timing) beside the client-side one, only when measured
+    server = {name: server_ms(ep, 0.95) for name, ep in result.endpoints.items()}
+    shown = any(v is not None for v in server.values())
+    srv = f" {'server p95':>10}" if shown else ""
+    head = f"{'endpoint':<{width}} {'requests':>9} {'fail':>6} {'p50':>9} {'p95':>9}"
+    click.echo(f"{head}{srv} {'p99':>9}")
     for name, ep in sorted(result.endpoints.items()):
         q = [format_ms(ep.quantile_ms(p)) for p in (0.5, 0.95, 0.99)]
+        ms = server[name]
+        srv = f" {'–' if ms is None else format_ms(ms):>10}" if shown else ""
         click.echo(
-            f"{name:<{width}} {ep.requests:>9} {ep.failures:>6} {q[0]:>9} {q[1]:>9} {q[2]:>9}"
+            f"{name:<{width}} {ep.requests:>9} {ep.failures:>6} {q[0]:>9} {q[1]:>9}{srv} {q[2]:>9}"
         )
     for check in verdict.checks:
         if check.status != "pass":
@@ -365,7 +482,7 @@ def micro_cmd(
     force: bool,
 ) -> None:
     """Run a micro-benchmark suite and judge it like a load test (median round time)."""
-    baseline = _baseline(micro.TARGET, suite, baseline_file, no_baseline)
+    baseline, _at = _baseline(micro.TARGET, suite, baseline_file, no_baseline)
     out_dir = runner.prepare_out_dir(out, runner.make_run_id(f"micro-{suite}"))
     json_path = imported or out_dir / "benchmark.json"
     if imported is None:
@@ -399,11 +516,12 @@ def report_cmd(
     """Judge a stored result again and re-render its report, from stored files alone."""
     result = results.read_result(result_file)
     try:
-        budgets = budgets_from_result(result.profile)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{result_file}: corrupt result: profile.budgets: {exc}") from None
-    baseline = _baseline(result.target, result.scenario, baseline_file, no_baseline)
-    verdict = judge(result, budgets, baseline, GatePolicy.from_profile(result.profile, force))
+        policy, budgets, policy_said = _judging_policy(result, force)
+        baseline, baseline_said = _judging_baseline(result, baseline_file, no_baseline)
+    except DataError as exc:
+        raise DataError(f"{result_file}: {exc}") from None
+    _say(f"judging {result_file} with {policy_said}; against {baseline_said}")
+    verdict = judge(result, budgets, baseline, policy)
     paths = report.write_reports(out or result_file.parent, result, verdict, baseline)
     _print_summary(result, verdict)
     _say(f"report: {paths['html']}")

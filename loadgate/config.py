@@ -51,6 +51,8 @@ class Target:
     budgets: Mapping[str, tuple[Budget, ...]]
     description: str = ""
     allow_remote: bool = False
+    # Prometheus text exposition, scraped at the edges of the measurement window
+    metrics_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Profile:
     alpha: float = 0.01
     min_effects: Mapping[str, float] = field(default_factory=dict)
     quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+    critical_share: float = 0.8  # of alpha, for the endpoints with a latency budget
     fixed_users: Mapping[str, int] = field(default_factory=dict)  # e.g. a few Traders
     shape: str = "constant"  # load plan, see loadgate/shapes.py
     arrival_rate: float = 0.0  # open model: requests started per second (0: closed model)
@@ -154,7 +157,7 @@ def _check_url(r: _Reader, key: str, url: str, schemes: tuple[str, ...], allow_r
     parts = urlsplit(probe)
     if parts.scheme not in schemes or not parts.hostname:
         raise r.fail(key, f"expected a {' or '.join(schemes)} URL, got {url!r}")
-    if not allow_remote and not _is_loopback(parts.hostname):
+    if not allow_remote and not is_loopback(parts.hostname):
         raise r.fail(
             key,
             f"{parts.hostname!r} is not a loopback address; load goes only to 127.0.0.1 unless "
@@ -163,8 +166,14 @@ def _check_url(r: _Reader, key: str, url: str, schemes: tuple[str, ...], allow_r
     return url
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a URL's hostname) names this machine's loopback: 127.0.0.0/8, ::1
+    or localhost. Load goes elsewhere only when asked (``allow_remote``).
+
+    >>> is_loopback("127.0.0.2"), is_loopback("localhost"), is_loopback("10.0.0.5")
+    (True, True, False)
+    """
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -200,6 +209,10 @@ def load_target(name_or_path: str) -> Target:
     audit_url = (
         _check_url(r, "audit_url", audit, ("http", "https"), allow_remote) if audit else None
     )
+    metrics = r.get("metrics_url", str, "")
+    metrics_url = (
+        _check_url(r, "metrics_url", metrics, ("http", "https"), allow_remote) if metrics else None
+    )
     start = _parse_start(path, r.get("start", dict, None))
     if start is None and "{port}" in base_url:
         raise r.fail("base_url", "uses {port} but the target has no [start] command to pick it")
@@ -221,6 +234,7 @@ def load_target(name_or_path: str) -> Target:
         budgets=budgets,
         description=description,
         allow_remote=allow_remote,
+        metrics_url=metrics_url,
     )
 
 
@@ -296,6 +310,7 @@ def load_profile(name: str, path: Path | None = None) -> Profile:
             for k, v in r.get("min_effects", dict, {}).items()
         },
         quantiles=_quantiles(r, r.get("gate_quantiles", list, ["p50", "p95", "p99"])),
+        critical_share=_fraction(r, "critical_share", r.get("critical_share", (int, float), 0.8)),
         fixed_users=dict(fixed),
         shape=shape,
         arrival_rate=arrival_rate,

@@ -6,8 +6,10 @@ the regression test, the report, JUnit and Markdown all work on it unchanged.
 
 The gated quantile is the median round time (P50): a benchmark's tail is the machine's noise.
 
->>> result = import_benchmarks(Path("bench.json"), suite="sut")
->>> result.endpoints["BENCH test_odds_update_1000"].histogram.quantile(0.5)
+For example::
+
+    result = import_benchmarks(Path("bench.json"), suite="sut")
+    result.endpoints["BENCH test_odds_update_1000"].histogram.quantile(0.5)
 """
 
 from __future__ import annotations

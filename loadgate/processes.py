@@ -1,8 +1,10 @@
 """Child processes of a run: the target (when the harness starts it) and Locust. Each runs in its
 own process group, logs to a file in the run's work directory, and is stopped whatever happens.
 
->>> with Child.spawn(["python", "-m", "sut", "--port", "8123"], log=Path("/tmp/sut.log")) as sut:
-...     wait_healthy("http://127.0.0.1:8123/healthz", sut, timeout_s=30)
+For example::
+
+    with Child.spawn(["python", "-m", "sut", "--port", "8123"], log=Path("/tmp/sut.log")) as sut:
+        wait_healthy("http://127.0.0.1:8123/healthz", sut, timeout_s=30)
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """RunResult: everything one run measured, stored as schema-versioned JSON with encoded HDR
 histograms. Written atomically; read strictly (a corrupt or future file names itself).
 
->>> result = read_result(Path("reports/20261129-221500-smoke/result.json"))
->>> result.endpoints["POST /bets"].histogram.quantile(0.99)
+For example::
+
+    result = read_result(Path("reports/20261129-221500-smoke/result.json"))
+    result.endpoints["POST /bets"].histogram.quantile(0.99)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Literal
 from loadgate.errors import DataError
 from loadgate.files import read_json_object, write_json_atomic
 from loadgate.histogram import LatencyHistogram
+from loadgate.server_metrics import ServerMetrics, server_metrics_from_dict, server_metrics_to_dict
 
 SCHEMA = "loadgate.result"
 SCHEMA_VERSION = 1
@@ -33,6 +36,10 @@ class EndpointResult:
     outcomes: dict[str, int] = field(default_factory=dict)  # expected business outcomes
     # open model only: latency from the intended start (coordinated omission corrected), µs
     corrected: LatencyHistogram | None = None
+    # the server's own time (Server-Timing header) of the requests that carried one, µs
+    server: LatencyHistogram | None = None
+    # the generator's delay these requests met (its hub lag, weighted by their seconds), µs
+    delay: LatencyHistogram | None = None
 
     @property
     def gated(self) -> LatencyHistogram:
@@ -92,6 +99,39 @@ class ProcessSamples:
 
 
 @dataclass
+class GeneratorHealth:
+    """What one load-generator process measured of itself (see :mod:`loadgate.health`):
+    its hub lag over the window (time-weighted, µs) and per-second series."""
+
+    ident: str  # host:pid
+    role: str  # local | worker | master
+    lag: LatencyHistogram
+    t: list[int] = field(default_factory=list)  # seconds from the test start
+    lag_p50_ms: list[float | None] = field(default_factory=list)
+    lag_p99_ms: list[float | None] = field(default_factory=list)
+    lag_max_ms: list[float | None] = field(default_factory=list)
+    cpu_percent: list[float | None] = field(default_factory=list)  # all threads, % of a core
+    cpu_wait_percent: list[float | None] = field(default_factory=list)  # waiting for a CPU
+    wake_wait_ms: list[float | None] = field(default_factory=list)  # mean wait per wake-up
+    steal_percent: list[float | None] = field(default_factory=list)  # taken by the host
+
+    @property
+    def generates_load(self) -> bool:
+        return self.role != "master"
+
+
+SERIES = (
+    "lag_p50_ms",
+    "lag_p99_ms",
+    "lag_max_ms",
+    "cpu_percent",
+    "cpu_wait_percent",
+    "wake_wait_ms",
+    "steal_percent",
+)
+
+
+@dataclass
 class Arrivals:
     """Open model: the arrival rate asked for, and the arrivals in the window that found no
     free user (dropped: the generator could not offer the load)."""
@@ -139,6 +179,10 @@ class RunResult:
     command: list[str] = field(default_factory=list)
     arrivals: Arrivals | None = None  # open model only
     stages: list[Stage] = field(default_factory=list)  # capacity runs only
+    generators: list[GeneratorHealth] = field(default_factory=list)  # each generator process
+    server_metrics: ServerMetrics | None = None  # the target's own metrics over the window
+    # what the run was judged with: the gate policy, budgets and baseline (see cli)
+    judged_with: dict[str, Any] | None = None
 
     @property
     def total_requests(self) -> int:
@@ -179,6 +223,10 @@ def result_to_dict(r: RunResult) -> dict[str, Any]:
         "command": r.command,
         "endpoints": {name: _endpoint_to_dict(e) for name, e in r.endpoints.items()},
         **_load_to_dict(r),
+        **(
+            {"server_metrics": server_metrics_to_dict(r.server_metrics)} if r.server_metrics else {}
+        ),
+        **({"judged_with": r.judged_with} if r.judged_with is not None else {}),
         "timeline": {
             "seconds": r.timeline.seconds,
             "users": r.timeline.users,
@@ -193,6 +241,7 @@ def result_to_dict(r: RunResult) -> dict[str, Any]:
                 for name, s in r.timeline.endpoints.items()
             },
         },
+        "generators": [_generator_to_dict(g) for g in r.generators],
         "processes": [
             {
                 "role": p.role,
@@ -220,7 +269,56 @@ def _endpoint_to_dict(e: EndpointResult) -> dict[str, Any]:
     if e.corrected is not None:
         d["corrected"] = e.corrected.encode()
         d["corrected_out_of_range"] = e.corrected.out_of_range
+    if e.server is not None:
+        d["server"] = e.server.encode()
+    if e.delay is not None:
+        d["delay"] = e.delay.encode()
     return d
+
+
+def _generator_to_dict(g: GeneratorHealth) -> dict[str, Any]:
+    return {
+        "ident": g.ident,
+        "role": g.role,
+        "lag": g.lag.encode(),
+        "lag_out_of_range": g.lag.out_of_range,
+        "t": g.t,
+        # a series not measured is written as gaps, so every series matches ``t``
+        **{name: getattr(g, name) or [None] * len(g.t) for name in SERIES},
+    }
+
+
+def generators_from_list(raw: Any, where: str) -> list[GeneratorHealth]:
+    out = []
+    for i, g in enumerate(_typed(raw, list, where)):
+        key = f"{where}[{i}]"
+        _typed(g, dict, key)
+        t = [int(_typed(x, int, f"{key}.t")) for x in _typed(g.get("t", []), list, f"{key}.t")]
+        series = {}
+        for name in SERIES:
+            raw_values = g.get(name)
+            if raw_values is None:  # a series this result's version did not measure
+                raw_values = [None] * len(t)
+            values = _typed(raw_values, list, f"{key}.{name}")
+            if len(values) != len(t):
+                raise ValueError(f"{key}.{name}: {len(values)} values for {len(t)} seconds")
+            series[name] = [
+                None if v is None else float(_typed(v, (int, float), f"{key}.{name}"))
+                for v in values
+            ]
+        out.append(
+            GeneratorHealth(
+                ident=_typed(g["ident"], str, f"{key}.ident"),
+                role=_typed(g["role"], str, f"{key}.role"),
+                lag=LatencyHistogram.decode(
+                    _typed(g["lag"], str, f"{key}.lag"),
+                    _typed(g.get("lag_out_of_range", 0), int, f"{key}.lag_out_of_range"),
+                ),
+                t=t,
+                **series,
+            )
+        )
+    return out
 
 
 def _load_to_dict(r: RunResult) -> dict[str, Any]:
@@ -321,6 +419,12 @@ def endpoints_from_dict(raw: Any, where: str) -> dict[str, EndpointResult]:
                 _typed(e["corrected"], str, f"{key}.corrected"),
                 _typed(e.get("corrected_out_of_range", 0), int, f"{key}.corrected_out_of_range"),
             )
+        server, delay = (
+            LatencyHistogram.decode(_typed(e[part], str, f"{key}.{part}"))
+            if e.get(part) is not None
+            else None
+            for part in ("server", "delay")
+        )
         endpoints[name] = EndpointResult(
             name=name,
             histogram=hist,
@@ -328,6 +432,8 @@ def endpoints_from_dict(raw: Any, where: str) -> dict[str, EndpointResult]:
             failure_kinds=_counts(e.get("failure_kinds", {}), f"{key}.failure_kinds"),
             outcomes=_counts(e.get("outcomes", {}), f"{key}.outcomes"),
             corrected=corrected,
+            server=server,
+            delay=delay,
         )
     return endpoints
 
@@ -416,4 +522,9 @@ def result_from_dict(d: dict[str, Any]) -> RunResult:
         command=[str(c) for c in _typed(d.get("command", []), list, "command")],
         arrivals=_arrivals_from_dict(d.get("arrivals")),
         stages=_stages_from_dict(d.get("stages", [])),
+        generators=generators_from_list(d.get("generators", []), "generators"),
+        server_metrics=server_metrics_from_dict(d.get("server_metrics")),
+        judged_with=(
+            None if d.get("judged_with") is None else _typed(d["judged_with"], dict, "judged_with")
+        ),
     )

@@ -2,8 +2,10 @@
 with the recorder plugin, sample CPU and RSS, fetch the SUT's audit, stop everything whatever
 happens, and assemble a RunResult from what was recorded.
 
->>> outcome = run(RunRequest(load_target("local"), load_profile("smoke")))
->>> outcome.result.endpoints["POST /bets"].histogram.count
+For example::
+
+    outcome = run(RunRequest(load_target("local"), load_profile("smoke")))
+    outcome.result.endpoints["POST /bets"].histogram.count
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from loadgate.config import PROJECT_ROOT, Profile, Target
 from loadgate.errors import InfraError, UsageError
 from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
 from loadgate.results import ProcessSamples, RunResult
+from loadgate.scraper import WindowScraper
 from loadgate.shapes import parse_shape
 
 Progress = Callable[[str], None]
@@ -57,6 +60,7 @@ class RunRequest:
     master: bool = False
     expect_workers: int = 1
     master_port: int = 5557
+    master_bind_host: str = "127.0.0.1"  # the interface the workers reach; Locust's default is all
 
 
 @dataclass
@@ -106,7 +110,9 @@ def run_side_by_side(
     machine). Pinning puts every target on core 0 and every generator on the others. Errors
     as for :func:`run`; if any target cannot start, every run is stopped.
 
-    >>> base, head = run_side_by_side([RunRequest(t, p, sut_root=a), RunRequest(t, p)])
+    For example::
+
+        base, head = run_side_by_side([RunRequest(t, p, sut_root=a), RunRequest(t, p)])
     """
     attempts: list[_Run] = []
     created: list[bool] = []
@@ -173,7 +179,7 @@ class _Run:
         self.values = values
         self.urls = {
             k: _fill(getattr(target, k) or "", values)
-            for k in ("base_url", "ws_url", "health_url", "audit_url")
+            for k in ("base_url", "ws_url", "health_url", "audit_url", "metrics_url")
         }
         self.notes: list[str] = []
         self.sut: Child | None = None
@@ -181,6 +187,7 @@ class _Run:
         self.sampler: Sampler | None = None
         self.samples: list[ProcessSamples] = []
         self.audit: dict[str, Any] | None = None
+        self.scraper: WindowScraper | None = None
         self.infra_error: str | None = None
         self.interrupted = False
         self.cores: dict[str, list[int] | None] = {"sut": None, "generator": None}
@@ -240,8 +247,16 @@ class _Run:
         # --processes N: the master and every forked worker, each sampled on its own
         self.sampler.watch("generator", self.locust.pid, self.cores["generator"], children=True)
         self.sampler.start()
+        if self.urls["metrics_url"]:  # the server's own view of the window, from its thread
+            progress_file = self.workdir / "progress.json"
+            self.scraper = WindowScraper(
+                self.urls["metrics_url"], progress_file, profile.warmup_s, profile.duration_s
+            )
+            self.scraper.start()
 
     def stop_all(self) -> None:
+        if self.scraper is not None:
+            self.scraper.stop()
         if self.locust is not None:
             self.locust.stop(grace_s=20)
         if self.sampler is not None:
@@ -263,6 +278,11 @@ class _Run:
             where = logs.get("locust.log", self.out_dir)
             raise InfraError(f"Locust produced no recording (exit code {code}): {detail} ({where})")
         recording = read_recording(self.recording_path)
+        server_metrics = None
+        if self.scraper is not None:
+            t0 = float(recording.get("t0") or self.t_start)
+            server_metrics, scrape_notes = self.scraper.outcome(t0)
+            self.notes.extend(scrape_notes)
         shift = self.t_start - float(recording.get("t0") or self.t_start)
         for s in self.samples:  # sampled from our own start: move onto the recording's axis
             s.t = [round(t + shift, 2) for t in s.t]
@@ -283,6 +303,7 @@ class _Run:
             command=list(self.request.command),
             budgets=self.request.budgets,
         )
+        result.server_metrics = server_metrics
         for note in result.notes:
             if note.startswith("capacity: "):
                 self.progress(note)
@@ -313,9 +334,12 @@ def _locust_command(
     cmd += _scenario_options(p, ws_url)
     if p.processes > 1 and not request.master:
         cmd += ["--processes", str(p.processes)]
+    if request.target.allow_remote:  # the target's consent, for --processes' forked workers
+        cmd += ["--loadgate-allow-remote"]
     if request.master:
         cmd += [
             "--master",
+            "--master-bind-host", request.master_bind_host,
             "--master-bind-port", str(request.master_port),
             "--expect-workers", str(request.expect_workers),
             "--expect-workers-max-wait", f"{WORKERS_WAIT_S:g}",
@@ -344,14 +368,20 @@ def _scenario_options(p: Profile, ws_url: str) -> list[str]:
 
 
 def worker_command(
-    master_host: str, master_port: int, processes: int, locustfile: Path
+    master_host: str,
+    master_port: int,
+    processes: int,
+    locustfile: Path,
+    allow_remote: bool = False,
 ) -> list[str]:
-    """A Locust worker for a remote ``loadgate run --master`` (it sends the options)."""
+    """A Locust worker for a remote ``loadgate run --master`` (it sends the options). Without
+    ``allow_remote`` the worker refuses a master whose host is not on loopback."""
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile),
         "--worker", "--master-host", master_host, "--master-port", str(master_port),
     ]  # fmt: skip
-    return cmd + (["--processes", str(processes)] if processes > 1 else [])
+    cmd += ["--processes", str(processes)] if processes > 1 else []
+    return cmd + (["--loadgate-allow-remote"] if allow_remote else [])
 
 
 def _supervise(attempts: list[_Run], progress: Progress) -> None:

@@ -1,8 +1,9 @@
 """Report renderers: pure functions of a stored result, its verdict and the baseline.
 
->>> paths = write_reports(Path("reports/r1"), result, verdict, baseline)
->>> sorted(paths)
-['html', 'junit', 'markdown']
+For example::
+
+    paths = write_reports(Path("reports/r1"), result, verdict, baseline)
+    sorted(paths)  # ['html', 'junit', 'markdown']
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ units, text kept as text (``svg.fonttype = none``), and a ``<title>``/``<desc>``
 readers. Cost depends on endpoints × seconds, never on requests: long timelines are reduced
 to at most :data:`MAX_POINTS` points and coordinates are rounded.
 
+>>> p99_series = [float(s % 60) for s in range(1800)]  # half an hour, one value a second
 >>> x, (p99,) = reduce_series(range(1800), [p99_series], ["max"], limit=600)
->>> len(x)
-600
+>>> len(x), x[:3].tolist(), p99[:3].tolist()  # 3 s a point, each the worst of its seconds
+(600, [0.0, 3.0, 6.0], [2.0, 5.0, 8.0])
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ class TimeAxis:
     def of(cls, result: RunResult) -> TimeAxis:
         ends = [float(t) + 1 for t in result.timeline.seconds[-1:]]
         ends += [max(p.t) for p in result.processes if p.t]
+        ends += [float(max(g.t)) + 1 for g in result.generators if g.t]
         end = max(ends, default=1.0)
         if end > 900:
             return cls(end, 60.0, "time since start (min)")

@@ -1,16 +1,18 @@
 """Charts that compare: latency by percentile against the baseline, the gated quantiles across
 the baseline's history, and what happened to stream messages (delivered, conflated, lost).
 
->>> chart = trend_chart(result, baseline, {"POST /bets": ["p95", "p99"]}, {})
->>> "this run" in chart.svg
-True
+For example::
+
+    chart = trend_chart(result, baseline, {"POST /bets": ["p95", "p99"]}, {})
+    "this run" in chart.svg  # True
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -65,18 +67,72 @@ def _percent(fraction: float) -> str:
 def distribution_chart(
     result: RunResult, order: Sequence[str], baseline: Baseline | None
 ) -> Chart | None:
-    """Latency by percentile per endpoint, this run against the latest baseline run."""
-    names = [n for n in order if n in result.endpoints and result.endpoints[n].histogram.count]
+    """Latency by percentile per endpoint, this run against the latest baseline run (in the
+    open model, latency from the intended start, as both are judged)."""
+    names = [n for n in order if n in result.endpoints and result.endpoints[n].gated.count]
     if not names:
         return None
-    names, left_out = capped(names)
     last = baseline.runs[-1] if baseline is not None and baseline.runs else None
+    lines = [
+        _Line("this run", VERMILLION, "-", {n: result.endpoints[n].gated for n in names}),
+    ]
+    if last is not None:
+        lines.append(_Line(f"baseline run of {last.started_at[:10]}", BLUE, "--", last.histograms))
+    title = "Latency by percentile" + (" against the baseline" if last else "")
+    desc = (
+        "Latency (ms) within which a given share of requests completed, per endpoint; the "
+        "horizontal axis stretches the tail so P99 and P99.9 are visible."
+        + (f" Dashed: the latest baseline run, {last.started_at[:10]}." if last else "")
+    )
+    return _percentile_chart("chart-distribution", title, desc, names, lines)
+
+
+def correction_chart(result: RunResult, order: Sequence[str]) -> Chart | None:
+    """In the open model: latency from each arrival's intended start (what is judged) against
+    latency from the moment the request was sent, per endpoint. Where the lines part, requests
+    waited to be sent (the SUT or the generator fell behind the arrival rate)."""
+    names = [
+        n
+        for n in order
+        if n in result.endpoints
+        and result.endpoints[n].corrected is not None
+        and result.endpoints[n].histogram.count
+    ]
+    if not names:
+        return None
+    corrected = {n: c for n in names if (c := result.endpoints[n].corrected) is not None}
+    lines = [
+        _Line("from the intended start (judged)", VERMILLION, "-", corrected),
+        _Line("from the send", BLUE, ":", {n: result.endpoints[n].histogram for n in names}),
+    ]
+    title = "Latency from the intended start and from the send"
+    desc = (
+        "Open model: per endpoint, latency counted from each arrival's intended start "
+        "(coordinated omission corrected; budgets and regressions judge this) and from the "
+        "moment the request was sent (dotted). Where the two part, arrivals waited to be sent."
+    )
+    return _percentile_chart("chart-correction", title, desc, names, lines)
+
+
+@dataclass(frozen=True)
+class _Line:
+    label: str
+    colour: str
+    style: str
+    histograms: Mapping[str, LatencyHistogram]
+
+
+def _percentile_chart(
+    chart_id: str, title: str, desc: str, names: list[str], lines: list[_Line]
+) -> Chart:
+    names, left_out = capped(names)
     with style():
         fig, axes = grid(len(names), 2.0)
         for ax, name in zip(axes, names, strict=True):
-            _percentile_panel(ax, result.endpoints[name].histogram, VERMILLION, "-")
-            if last is not None and name in last.histograms:
-                _percentile_panel(ax, last.histograms[name], BLUE, "--")
+            for line in lines:
+                h = line.histograms.get(name)
+                if h is not None and h.count:
+                    _percentile_panel(ax, h, line.colour, line.style)
             ax.set_xscale("logit")
             ax.xaxis.set_major_locator(FixedLocator(list(_TICKS)))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _percent(v)))
@@ -87,19 +143,12 @@ def distribution_chart(
             panel_title(ax, name)
             ax.set_xlabel("percentile (tail stretched)")
             ax.set_ylabel("latency (ms)")
-        handles = [Line2D([], [], color=VERMILLION, lw=1.6, label="this run")]
-        if last is not None:
-            text = f"baseline run of {last.started_at[:10]}"
-            handles.append(Line2D([], [], color=BLUE, ls="--", lw=1.6, label=text))
+        handles = [
+            Line2D([], [], color=line.colour, ls=line.style, lw=1.6, label=line.label)
+            for line in lines
+        ]
         legend_on_top(fig, handles)
-        title = "Latency by percentile" + (" against the baseline" if last else "")
-        desc = (
-            "Latency (ms) within which a given share of requests completed, per endpoint; the "
-            "horizontal axis stretches the tail so P99 and P99.9 are visible."
-            + (f" Dashed: the latest baseline run, {last.started_at[:10]}." if last else "")
-            + left_out
-        )
-        chart_id = "chart-distribution"
+        desc += left_out
         return Chart(chart_id, title, desc, to_svg(fig, chart_id, title, desc))
 
 

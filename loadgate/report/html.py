@@ -4,9 +4,10 @@ or INVALID and why at the top, then the figures, checks, endpoints, charts and p
 A pure function of the stored result, the verdict and the baseline; jinja2 autoescapes every
 value, so endpoint names from the wild cannot inject markup.
 
->>> page = render_html(result, verdict, baseline)
->>> "<!doctype html>" in page
-True
+For example::
+
+    page = render_html(result, verdict, baseline)
+    "<!doctype html>" in page  # True
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from typing import Any
 
 import jinja2
 
+from loadgate.attribution import DELAY_FLOOR_MS, DELAY_SHARE
 from loadgate.baselines import Baseline
+from loadgate.checks import Kind
 from loadgate.durations import format_ms
 from loadgate.report import comparison_charts as compare
+from loadgate.report import health_charts
 from loadgate.report import time_charts as timed
 from loadgate.report.charts import Chart
+from loadgate.report.health import generator_figures, generator_summary, time_rows
+from loadgate.report.server_metrics import server_view
 from loadgate.report.summary import (
     EndpointRow,
     chart_order,
@@ -38,7 +44,7 @@ from loadgate.report.summary import (
     percent,
 )
 from loadgate.results import RunResult
-from loadgate.verdict import Kind, Verdict
+from loadgate.verdict import Verdict
 
 KINDS_GATED: tuple[Kind, ...] = ("regression", "budget")
 STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "invalid": "INVALID"}
@@ -113,8 +119,11 @@ def build_charts(
     gated = {n: gated[n] for n in order if n in gated}
     makers: list[Callable[[], Chart | None]] = [
         lambda: timed.latency_chart(result, order, budgets),
+        # right under the latencies, on the same time axis: whose seconds were slow
+        lambda: health_charts.generator_chart(result),
         lambda: compare.trend_chart(result, baseline, gated, budgets),
         lambda: compare.distribution_chart(result, order, baseline),
+        lambda: compare.correction_chart(result, order),
         lambda: timed.load_chart(result),
         lambda: timed.errors_chart(result, order),
         lambda: timed.resources_chart(result),
@@ -213,18 +222,33 @@ def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
+def _meaning(verdict: Verdict) -> str:
+    """The verdict in one sentence; a pass with nothing compared says what was not checked."""
+    if verdict.status == "pass" and not verdict.of_kind("regression"):
+        return (
+            "The budgets held. No regression was checked: there was no baseline to compare "
+            "with (bless one, or run `loadgate ab`)."
+        )
+    return STATUS_MEANING[verdict.status]
+
+
 def render_html(result: RunResult, verdict: Verdict, baseline: Baseline | None = None) -> str:
     """The whole report as one HTML document (str)."""
     rows = endpoint_rows(result, verdict, baseline)
+    timing = time_rows(result, [r.name for r in rows])
     context = {
         "result": result,
         "verdict": verdict,
         "word": STATUS_WORDS[verdict.status],
-        "meaning": STATUS_MEANING[verdict.status],
-        "figures": headline_figures(result),
+        "meaning": _meaning(verdict),
+        "figures": headline_figures(result) + generator_figures(generator_summary(result)),
         "key_rows": key_rows(rows),
         "groups": [(k, KIND_TITLES[k], checks) for k, checks in checks_by_kind(verdict)],
         "rows": rows,
+        "time_rows": timing,
+        "server": server_view(result.server_metrics) if result.server_metrics else None,
+        "time_hot": any(any(t.delay_material) for t in timing),
+        "delay_rule": f"{DELAY_FLOOR_MS:g} ms and {DELAY_SHARE:.0%}",
         "charts": build_charts(result, verdict, baseline, rows),
         "meta": metadata(result, verdict),
         "command": shlex.join(result.command) if result.command else "",

@@ -5,9 +5,10 @@ could not be judged: not the code's fault, not a pass), a warning passes with a
 ``<system-out>`` note. ElementTree does the escaping; characters XML 1.0 cannot hold at all
 (control characters from the wild) are replaced first.
 
->>> xml = render_junit(result, verdict)
->>> ET.fromstring(xml).find("testsuite").get("failures")
-'2'
+For example::
+
+    xml = render_junit(result, verdict)
+    ET.fromstring(xml).find("testsuite").get("failures")  # '2'
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
+from loadgate.checks import Check
 from loadgate.durations import format_ms
 from loadgate.report.summary import metric_of
 from loadgate.results import RunResult
-from loadgate.verdict import Check, Verdict
+from loadgate.verdict import Verdict
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

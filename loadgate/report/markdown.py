@@ -2,8 +2,10 @@
 the verdict, the checks that need attention, the endpoints. Every value from the run is escaped
 so a hostile endpoint name cannot break a table or inject HTML.
 
->>> print(render_markdown(result, verdict).splitlines()[0])
-## ❌ FAIL · loadgate smoke on local
+For example::
+
+    print(render_markdown(result, verdict).splitlines()[0])
+    # ## ❌ FAIL · loadgate smoke on local
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import re
 from collections.abc import Sequence
 
 from loadgate.baselines import Baseline
+from loadgate.checks import Check
 from loadgate.durations import format_ms
+from loadgate.report.health import generator_summary, server_ms
+from loadgate.report.server_metrics import server_view, summary_line
 from loadgate.report.summary import (
     EndpointRow,
     Quantile,
@@ -24,7 +29,7 @@ from loadgate.report.summary import (
     sorted_checks,
 )
 from loadgate.results import RunResult
-from loadgate.verdict import Check, Verdict
+from loadgate.verdict import Verdict
 
 EMOJI = {"pass": "✅", "warn": "⚠️", "fail": "❌", "invalid": "⛔"}
 WORDS = {"pass": "PASS", "fail": "FAIL", "invalid": "INVALID"}
@@ -60,7 +65,10 @@ def _q(q: Quantile) -> str:
     return f"{format_ms(q.ms)} <sub>{md(q.ci_text)}</sub>"
 
 
-def _endpoint_row(r: EndpointRow, budgets: bool, changes: bool) -> list[str]:
+def _endpoint_row(
+    r: EndpointRow, budgets: bool, changes: bool, server: list[str] | None = None
+) -> list[str]:
+    """``server``: the server-side P95 cell, next to the client-side one (None: no column)."""
     row = [
         f"{EMOJI[r.status]} {md(r.name)}",
         f"{r.requests:,}",
@@ -68,6 +76,7 @@ def _endpoint_row(r: EndpointRow, budgets: bool, changes: bool) -> list[str]:
         f"{r.failures:,} ({percent(r.error_rate)})",
         _q(r.p50),
         _q(r.p95),
+        *(server or []),
         _q(r.p99),
         format_ms(r.max_ms),
     ]
@@ -78,6 +87,10 @@ def _endpoint_row(r: EndpointRow, budgets: bool, changes: bool) -> list[str]:
             "<br>".join(f"{c.metric.upper()} {md(c.text)} {c.outcome}" for c in r.changes) or "–"
         )
     return row
+
+
+def _server_cell(ms: float | None) -> str:
+    return "–" if ms is None else format_ms(ms)
 
 
 def render_markdown(result: RunResult, verdict: Verdict, baseline: Baseline | None = None) -> str:
@@ -94,6 +107,9 @@ def render_markdown(result: RunResult, verdict: Verdict, baseline: Baseline | No
     lines += _table(
         [f.label for f in figures], [[f"**{md(f.value)}** · {md(f.detail)}" for f in figures]]
     )
+    generator = generator_summary(result)
+    if generator is not None:
+        lines += ["", f"**Load generator:** {md(generator.text)}"]
     attention = [c for c in verdict.checks if c.status != "pass"]
     passed = [c for c in verdict.checks if c.status == "pass"]
     lines += ["", f"### Checks: {len(attention)} need attention, {len(passed)} passed", ""]
@@ -109,14 +125,26 @@ def render_markdown(result: RunResult, verdict: Verdict, baseline: Baseline | No
     rows = endpoint_rows(result, verdict, baseline)
     budgets = any(r.budgets for r in rows)
     changes = any(r.changes for r in rows)
-    head = ["Endpoint", "Requests", "RPS", "Failures", "P50", "P95", "P99", "Max"]
+    server = {r.name: server_ms(result.endpoints[r.name], 0.95) for r in rows}
+    with_server = any(v is not None for v in server.values())
+    head = ["Endpoint", "Requests", "RPS", "Failures", "P50", "P95"]
+    head += ["Server P95"] * with_server + ["P99", "Max"]
     head += ["Budget"] * budgets + ["vs baseline"] * changes
     lines += ["", "### Endpoints", ""]
     lines += _table(
         head,
-        [_endpoint_row(r, budgets, changes) for r in rows],
-        "lrrrrrrr" + "l" * (budgets + changes),
+        [
+            _endpoint_row(
+                r, budgets, changes, [_server_cell(server[r.name])] if with_server else None
+            )
+            for r in rows
+        ],
+        "lrrrrr" + "r" * with_server + "rr" + "l" * (budgets + changes),
     )
+    if result.server_metrics is not None:
+        seconds = duration(round(result.server_metrics.seconds, 1))
+        line = summary_line(server_view(result.server_metrics))
+        lines += ["", f"**The server's own metrics** over {md(seconds)}: {md(line)}"]
     commit = result.environment.get("git_commit")
     lines += [
         "",

@@ -3,9 +3,10 @@
 The renderers (HTML, Markdown) only lay these figures out; none of them reads a histogram
 or a check on its own, so the numbers agree across formats.
 
->>> rows = endpoint_rows(result, verdict, baseline)
->>> rows[0].name, rows[0].p99.text
-('POST /bets', '312 ms (95% CI 298–331 ms)')
+For example::
+
+    rows = endpoint_rows(result, verdict, baseline)
+    rows[0].name, rows[0].p99.text  # ('POST /bets', '312 ms (95% CI 298–331 ms)')
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from loadgate.baselines import Baseline
+from loadgate.checks import Check, Kind
 from loadgate.durations import format_ms
 from loadgate.results import EndpointResult, RunResult
-from loadgate.verdict import Check, Kind, Verdict
+from loadgate.stats import pct
+from loadgate.verdict import Verdict
 
 QUANTILES = (0.50, 0.95, 0.99)
 STATUS_RANK = {"invalid": 0, "fail": 1, "warn": 2, "pass": 3}
@@ -59,22 +62,27 @@ class BudgetCell:
 
 @dataclass(frozen=True)
 class ChangeCell:
-    """One quantile of an endpoint against the baseline: change in % with the run's interval."""
+    """One quantile of an endpoint against the baseline: the ratio the decision judged, with
+    the bounds it used (``low``/``high`` as ratios; what they are in ``band``)."""
 
     metric: str
-    change_pct: float
-    low_pct: float | None
-    high_pct: float | None
+    ratio: float
+    low: float | None
+    high: float | None
+    band: str
     outcome: str
     status: str
     message: str
 
     @property
+    def change_pct(self) -> float:
+        return (self.ratio - 1) * 100
+
+    @property
     def text(self) -> str:
-        change = f"{signed(self.change_pct)}%"
-        if self.low_pct is None or self.high_pct is None:
-            return change
-        return f"{change} ({signed(self.low_pct)}…{signed(self.high_pct)}%)"
+        if self.low is None or self.high is None:
+            return pct(self.ratio)
+        return f"{pct(self.ratio)} ({self.band} {pct(self.low)} to {pct(self.high)})"
 
 
 @dataclass(frozen=True)
@@ -167,42 +175,26 @@ def _budget_cell(check: Check) -> BudgetCell:
     return BudgetCell(metric, text, check.status, headroom, check.message)
 
 
-def _baseline_centre(baseline: Baseline | None, endpoint: str, q: float) -> float | None:
-    """The baseline's geometric mean of the q-quantile in ms, as the verdict compares with."""
-    if baseline is None:
+def _change_cell(check: Check) -> ChangeCell | None:
+    """The change the decision judged: A/B, head/base over the pairs with its 90% bounds;
+    stored baseline, the run against the baseline's mean with the noise band (or with one
+    baseline run, the ratios the two runs' own intervals allow). No bounds where the decision
+    had none (one baseline run and no intervals)."""
+    if check.observed is None:
         return None
-    values = [v for v in baseline.values(endpoint, q) if v > 0]
-    if not values:
+    if check.name.endswith(" A/B"):
+        ratio = check.observed
+    elif check.limit:
+        ratio = check.observed / check.limit
+    else:
         return None
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
-def _change_cell(
-    check: Check, ep: EndpointResult | None, baseline: Baseline | None
-) -> ChangeCell | None:
-    metric = metric_of(check)
-    if check.name.endswith(" A/B") and check.observed is not None:
-        # paired A/B: the head/base ratio over the pairs, with its 90% bounds
-        low_r, high_r = check.interval or (check.observed, check.observed)
-        return ChangeCell(
-            metric, (check.observed - 1) * 100, (low_r - 1) * 100, (high_r - 1) * 100,
-            check.outcome or check.status, check.status, check.message,
-        )  # fmt: skip
-    if check.observed is None or check.limit is None or not check.limit:
-        return None
-    q = float(metric[1:]) / 100 if metric.startswith("p") else None
-    centre = _baseline_centre(baseline, check.endpoint or "", q) if q else None
-    centre = centre or check.limit
-    low = high = None
-    if ep is not None and q is not None:
-        iv = ep.histogram.quantile_interval(q)
-        if iv is not None:
-            low = (iv[0] / 1000 / centre - 1) * 100
-            high = (iv[1] / 1000 / centre - 1) * 100
-    change = (check.observed / centre - 1) * 100
+    low, high = check.interval or (None, None)
+    if low is None or high is None or low <= 0 or math.isinf(high):
+        low = high = None
     return ChangeCell(
-        metric, change, low, high, check.outcome or check.status, check.status, check.message
-    )
+        metric_of(check), ratio, low, high, check.interval_label or "bounds",
+        check.outcome or check.status, check.status, check.message,
+    )  # fmt: skip
 
 
 def endpoint_rows(
@@ -218,7 +210,7 @@ def endpoint_rows(
             cell
             for c in mine
             if c.kind == "regression"
-            for cell in [_change_cell(c, ep, baseline)]
+            for cell in [_change_cell(c)]
             if cell is not None
         )
         rows.append(

@@ -1,9 +1,10 @@
 """Charts over the run's time axis: latency per endpoint, users and throughput, errors, and the
 SUT's CPU and memory. All share one x axis (warm-up shaded) so they can be read together.
 
->>> chart = latency_chart(result, ["POST /bets"], {"POST /bets": [("p99", 250.0)]})
->>> chart.svg.startswith("<svg")
-True
+For example::
+
+    chart = latency_chart(result, ["POST /bets"], {"POST /bets": [("p99", 250.0)]})
+    chart.svg.startswith("<svg")  # True
 """
 
 from __future__ import annotations
