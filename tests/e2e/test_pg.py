@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -14,7 +16,7 @@ import redis.asyncio as aioredis
 
 from loadgate.results import read_result
 
-from .conftest import leftovers, loadgate
+from .conftest import generator_was_late, leftovers, loadgate
 
 pytestmark = pytest.mark.slow
 
@@ -23,11 +25,11 @@ PG = ("127.0.0.1", 5432, "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0")
 
 
-def _require(host: str, port: int, name: str) -> None:
+def _require(host: str, port: int, name: str, part_missing: Callable[[str], NoReturn]) -> None:
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as exc:
-        pytest.skip(f"{name} not reachable at {host}:{port}: {exc}")
+        part_missing(f"{name} not reachable at {host}:{port}: {exc}")
 
 
 def _run_names() -> tuple[set[str], set[str]]:
@@ -51,17 +53,22 @@ def _run_names() -> tuple[set[str], set[str]]:
     return asyncio.run(run())
 
 
-def test_short_smoke_run_on_postgres_and_redis(tmp_path: Path) -> None:
-    _require(PG[0], PG[1], "PostgreSQL")
-    _require(REDIS[0], REDIS[1], "Redis")
+def test_short_smoke_run_on_postgres_and_redis(
+    tmp_path: Path, part_missing: Callable[[str], NoReturn]
+) -> None:
+    _require(PG[0], PG[1], "PostgreSQL", part_missing)
+    _require(REDIS[0], REDIS[1], "Redis", part_missing)
     before = _run_names()
     out = tmp_path / "run"
     proc = loadgate(
-        "run", "--target", "local-pg", "--scenario", "smoke", "--out", str(out),
+        "run", "--out", str(out), "--target", "local-pg", "--scenario", "smoke",
         "--users", "60", "--warmup", "5s", "--duration", "20s", "--no-baseline",
     )  # fmt: skip
-    # 1 (a budget breached on a busy shared machine) is a verdict, not a broken run
-    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    # 1 (a budget breached on a busy shared machine) is a verdict, not a broken run; so is 4
+    # when the only reason is the machine keeping the load generator late (PostgreSQL and
+    # Redis share its core here)
+    late = proc.returncode == 4 and generator_was_late(out)
+    assert proc.returncode in (0, 1) or late, proc.stdout + proc.stderr
     result = read_result(out / "result.json")
     assert result.status == "complete"
     assert result.audit is not None and result.audit["ok"] is True, result.audit

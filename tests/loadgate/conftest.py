@@ -2,7 +2,10 @@
 
 Latencies are log-normal (what request latencies look like), the run has a 10 s warm-up ramp
 and a 50 s measured window, the SUT and the generator are sampled every second, and two
-endpoints carry hostile names (markup, quotes, pipes, backticks, ``$`` for mathtext).
+endpoints carry hostile names (markup, quotes, pipes, backticks, ``$`` for mathtext). The
+generator's own health (hub lag with two stalls, CPU, CPU wait) and each HTTP endpoint's
+server time (``Server-Timing``) and generator delay are there too, unless ``health=False``
+(a result of an older version).
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ from hdrh.histogram import HdrHistogram
 
 from loadgate.baselines import Baseline, BaselineRun
 from loadgate.budgets import Budget, parse_budget
+from loadgate.checks import Check
 from loadgate.histogram import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, LatencyHistogram
-from loadgate.results import EndpointResult, EndpointSeries, ProcessSamples, RunResult, Timeline
-from loadgate.verdict import Check, Verdict, judge
+from loadgate.results import (
+    EndpointResult,
+    EndpointSeries,
+    GeneratorHealth,
+    ProcessSamples,
+    RunResult,
+    Timeline,
+)
+from loadgate.verdict import Verdict, judge
 
 SEED = 20261129
 HOSTILE = "GET /x?<script>alert(1)</script>&\"'"
@@ -48,6 +59,10 @@ ENDPOINTS = {
     HOSTILE_MD: Shape(11.0, 0.3, 10),
 }
 BASELINE_MEDIANS = {"POST /bets": 34.0}  # this run's bet placement is ~40% slower
+GENERATOR_IDENT = "ci-runner-7:4243"
+# the probe's missed grid points (µs): users spawning in the warm-up, then a short stall
+STALLS = {3: [40_000, 30_000, 20_000, 10_000], 25: [11_800, 1_800]}
+STARVED = range(44, 47)  # seconds in which another process took the generator's core
 
 
 def histogram_of(samples_us: npt.NDArray[np.int64]) -> LatencyHistogram:
@@ -66,12 +81,13 @@ def _lognormal_us(
     return np.round(ms * 1000).astype(np.int64)
 
 
-def build_result(seed: int = SEED, users_reached: int = 100) -> RunResult:
+def build_result(seed: int = SEED, users_reached: int = 100, health: bool = True) -> RunResult:
     rng = np.random.default_rng(seed)
     seconds = list(range(DURATION_S))
     users = [min(users_reached, round(users_reached * (t + 1) / WARMUP_S)) for t in seconds]
     endpoints: dict[str, EndpointResult] = {}
     series: dict[str, EndpointSeries] = {}
+    measured: dict[str, npt.NDArray[np.int64]] = {}
     for name, shape in ENDPOINTS.items():
         window: list[npt.NDArray[np.int64]] = []
         s = EndpointSeries([], [], [], [], [])
@@ -91,7 +107,8 @@ def build_result(seed: int = SEED, users_reached: int = 100) -> RunResult:
             if t >= WARMUP_S:
                 window.append(ok)
                 failures += failed
-        hist = histogram_of(np.concatenate(window))
+        measured[name] = np.concatenate(window)
+        hist = histogram_of(measured[name])
         endpoints[name] = EndpointResult(
             name=name,
             histogram=hist,
@@ -100,6 +117,13 @@ def build_result(seed: int = SEED, users_reached: int = 100) -> RunResult:
             outcomes=_outcomes(name, hist.count),
         )
         series[name] = s
+    generators = []
+    if health:
+        # a stream of its own: the figures above stay what they were before health was added
+        own = np.random.default_rng(seed + 101)
+        lag = _lag_samples(own)
+        generators.append(_generator(own, lag))
+        _add_timing(own, endpoints, series, measured, lag)
     return RunResult(
         run_id="20261129-221500-smoke",
         target="local",
@@ -118,6 +142,7 @@ def build_result(seed: int = SEED, users_reached: int = 100) -> RunResult:
             _process(rng, "sut", 4242, 55.0, 120.0),
             _process(rng, "generator", 4243, 35.0, 90.0),
         ],
+        generators=generators,
         notes=[],
         audit={"ok": True, "checks": [{"name": "money conserved", "ok": True}]},
         environment={
@@ -173,6 +198,66 @@ def _process(
         rss_mb=[round(rss + 30 * r + i * 0.2, 1) for i, r in enumerate(ramp)],
         cores=[0] if role == "sut" else [1],
     )
+
+
+def _lag_samples(rng: np.random.Generator) -> list[npt.NDArray[np.int64]]:
+    """The probe's lateness per second (µs): 100 samples a second of tens of µs, and the
+    missed grid points of each stall."""
+    out = []
+    for t in range(DURATION_S):
+        lag = np.round(rng.lognormal(math.log(60), 0.8, 100)).astype(np.int64)
+        out.append(np.concatenate([lag, np.asarray(STALLS.get(t, []), dtype=np.int64)]))
+    return out
+
+
+def _nearest_rank_ms(values: npt.NDArray[np.int64], p: float) -> float:
+    ordered = np.sort(values)
+    return round(int(ordered[max(0, math.ceil(p * len(ordered)) - 1)]) / 1000, 3)
+
+
+def _generator(rng: np.random.Generator, lag: list[npt.NDArray[np.int64]]) -> GeneratorHealth:
+    window = LatencyHistogram()
+    for t in range(WARMUP_S, DURATION_S):
+        window.record_many(lag[t], 1)
+    cpu: list[float | None] = [None]  # the first CPU reading covers the second second
+    wait: list[float | None] = [None]
+    for t in range(1, DURATION_S):
+        ramp = min(1.0, (t + 1) / WARMUP_S)
+        cpu.append(round(max(0.0, 40.0 * ramp + float(rng.normal(0, 3))), 1))
+        starved = 5.5 if t in STARVED else 0.0
+        wait.append(round(abs(float(rng.normal(0.5, 0.3))) + starved, 1))
+    return GeneratorHealth(
+        ident=GENERATOR_IDENT,
+        role="local",
+        lag=window,
+        t=list(range(DURATION_S)),
+        lag_p50_ms=[_nearest_rank_ms(v, 0.5) for v in lag],
+        lag_p99_ms=[_nearest_rank_ms(v, 0.99) for v in lag],
+        lag_max_ms=[round(int(v.max()) / 1000, 3) for v in lag],
+        cpu_percent=cpu,
+        cpu_wait_percent=wait,
+    )
+
+
+def _add_timing(
+    rng: np.random.Generator,
+    endpoints: dict[str, EndpointResult],
+    series: dict[str, EndpointSeries],
+    measured: dict[str, npt.NDArray[np.int64]],
+    lag: list[npt.NDArray[np.int64]],
+) -> None:
+    """Per endpoint, the generator delay its requests met (each second's lag samples once per
+    successful request then, as the probe weighs them) and, for HTTP, the server's own time:
+    90% of the client-side time less half a millisecond or so of connection and network."""
+    for name, ep in endpoints.items():
+        s = series[name]
+        ep.delay = LatencyHistogram()
+        for t in range(WARMUP_S, DURATION_S):
+            ep.delay.record_many(lag[t], s.requests[t] - s.failures[t])
+        if not name.startswith("WS "):
+            client = measured[name]
+            server = np.round(client * 0.9 - rng.exponential(500, len(client)))
+            ep.server = histogram_of(np.maximum(server, 50).astype(np.int64))
 
 
 def build_baseline(runs: int = 5, seed: int = SEED + 1) -> Baseline:
@@ -237,6 +322,12 @@ def budgets() -> list[Budget]:
 @pytest.fixture(scope="session")
 def result() -> RunResult:
     return build_result()
+
+
+@pytest.fixture(scope="session")
+def old_result() -> RunResult:
+    """The same run as a version without generator health or Server-Timing stored it."""
+    return build_result(health=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from loadgate.cli import _print_summary
+from loadgate.durations import format_ms
 from loadgate.histogram import LatencyHistogram
+from loadgate.report.health import generator_summary, server_ms
 from loadgate.results import EndpointResult, RunResult, Timeline, write_result
+from loadgate.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +77,97 @@ def test_gate_is_the_run_command_under_its_ci_name() -> None:
     assert gate.returncode == run.returncode == 0
     assert gate.stdout.replace("loadgate gate", "loadgate run") == run.stdout
     assert "gate " in cli("--help").stdout
+
+
+def test_terminal_summary_names_the_generator_and_the_server_p95(
+    result: RunResult, old_result: RunResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ok = Verdict("pass", "Every gate held.", ())
+    _print_summary(result, ok)
+    lines = capsys.readouterr().out.splitlines()
+    summary = generator_summary(result)
+    assert summary is not None and f"generator: {summary.text}" in lines
+    header = next(line for line in lines if line.startswith("endpoint"))
+    assert header.split()[-3:] == ["server", "p95", "p99"]
+    bets = next(line for line in lines if line.startswith("POST /bets "))
+    server = server_ms(result.endpoints["POST /bets"], 0.95)
+    assert server is not None and bets.split()[-4:-2] == format_ms(server).split()
+    assert len(header) <= max(len(n) for n in result.endpoints) + 60  # narrow: one short column
+    _print_summary(old_result, ok)
+    old = capsys.readouterr().out
+    assert "generator:" not in old and "server p95" not in old
+
+
+SMOKE_BUDGETED = ("POST /bets", "GET /markets", "GET /markets/[id]", "WS odds")
+
+
+def smoke_result(path: Path, run_id: str, median_ms: float, seed: int, **extra: object) -> Path:
+    """A stored smoke result on the local target with every endpoint its budgets name."""
+    rng = np.random.default_rng(seed)
+    endpoints = {
+        name: EndpointResult(
+            name,
+            LatencyHistogram.of(
+                np.round(rng.lognormal(np.log(median_ms * 1000), 0.3, 5_000)).astype(int)
+            ),
+        )
+        for name in SMOKE_BUDGETED
+    }
+    result = RunResult(
+        run_id=run_id, target="local", scenario="smoke",
+        profile={"budgets": [], **extra.pop("profile", {})},  # type: ignore[dict-item]
+        started_at=f"2026-11-2{seed % 10}T10:00:00+00:00", t0=0.0, warmup_s=0.0, window_s=50.0,
+        status="complete", endpoints=endpoints, timeline=Timeline(), users_target=1,
+        users_reached=1, environment={"machine": {"cpu_model": "x"}},
+        judged_with=extra.pop("judged_with", None),  # type: ignore[arg-type]
+    )  # fmt: skip
+    write_result(path, result)
+    return path
+
+
+def _blessed(tmp_path: Path) -> Path:
+    runs = [
+        smoke_result(tmp_path / f"b{i}.json", f"b{i}", m, i)
+        for i, m in enumerate([10, 10.4, 9.7, 10.1, 9.9])
+    ]
+    baseline = tmp_path / "smoke-baseline.json"
+    assert cli("baseline", "bless", *map(str, runs), "--to", str(baseline)).returncode == 0
+    return baseline
+
+
+def test_report_judges_with_the_profiles_policy_not_the_files(tmp_path: Path) -> None:
+    """A result that sets itself alpha = 1e-12 and a +1000% material effect cannot pass
+    itself: the policy comes from the target and profile."""
+    baseline = _blessed(tmp_path)
+    slower = smoke_result(
+        tmp_path / "slower.json", "s", 14.0, 42,
+        profile={"alpha": 1e-12, "min_effect": 10.0},
+    )  # fmt: skip
+    proc = cli("report", str(slower), "--baseline", str(baseline), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "with the policy and budgets of target local and profile smoke" in proc.stderr
+    assert "regression" in proc.stdout
+
+
+def test_report_judges_against_the_baseline_the_run_was_judged_against(tmp_path: Path) -> None:
+    from loadgate.baselines import load_baseline
+    from loadgate.cli import judged_with
+    from loadgate.verdict import GatePolicy
+
+    baseline_path = _blessed(tmp_path)
+    baseline = load_baseline(baseline_path)
+    record = judged_with(GatePolicy(alpha=0.05), (), baseline, baseline_path)
+    slower = smoke_result(tmp_path / "slower.json", "s", 14.0, 42, judged_with=record)
+    proc = cli("report", str(slower), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"the baseline it was judged against ({baseline_path}, the same 5 runs)" in proc.stderr
+    assert "the run was judged with alpha 0.05 (now 0.01)" in proc.stderr
+    # told otherwise, it says so
+    proc = cli("report", str(slower), "--no-baseline", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "against no baseline" in proc.stderr and "no regression was checked" in proc.stdout
+    # the baseline it was judged against is gone: a clear error, nothing judged
+    baseline_path.unlink()
+    proc = cli("report", str(slower), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "the baseline this run was judged against is gone" in proc.stderr

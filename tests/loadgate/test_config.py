@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgate.config import apply_overrides, budgets_for, load_profile, load_target
+from loadgate.config import apply_overrides, budgets_for, is_loopback, load_profile, load_target
 from loadgate.errors import ConfigError
 
 
@@ -118,3 +118,45 @@ def test_target_budgets_override_profile_budgets_metric_by_metric(tmp_path: Path
         for b in budgets_for(load_target(str(target)), load_profile("p", profiles))
     }
     assert merged == {("*", "errors"): 0.01, ("GET /a", "p95"): 10.0, ("GET /a", "p99"): 30.0}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("metrics_url = 'ftp://127.0.0.1:9/metrics'", "metrics_url: expected a http or https URL"),
+        ("metrics_url = 'http://10.0.0.5/metrics'", "metrics_url: '10.0.0.5' is not a loopback"),
+        ("metrics_url = 9", "metrics_url: expected str"),
+    ],
+)
+def test_metrics_url_is_validated_like_the_other_urls(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    path = write(tmp_path, f"base_url = 'http://127.0.0.1:9'\n{line}\n")
+    with pytest.raises(ConfigError, match=expected) as err:
+        load_target(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_metrics_url_is_optional_and_the_bundled_targets_name_theirs(tmp_path: Path) -> None:
+    plain = write(tmp_path, "base_url = 'http://127.0.0.1:9'\n")
+    assert load_target(str(plain)).metrics_url is None
+    for name in ("local", "local-pg", "running"):
+        assert load_target(name).metrics_url == "{base_url}/metrics"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.3.2.1", True),  # all of 127.0.0.0/8
+        ("::1", True),
+        ("localhost", True),
+        ("LocalHost", True),
+        ("10.0.0.5", False),
+        ("0.0.0.0", False),
+        ("perf.example", False),
+        ("", False),
+    ],
+)
+def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback

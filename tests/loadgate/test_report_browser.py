@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from PIL import Image
@@ -17,9 +19,14 @@ from loadgate.results import RunResult
 from loadgate.verdict import Verdict
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
-)
+
+
+@pytest.fixture(autouse=True)
+def _browser(part_missing: Callable[[str], NoReturn]) -> None:
+    if CHROMIUM is None:
+        part_missing("chromium is not installed (apt-get install -y chromium)")
+
+
 # What Chromium prints on stderr for a page's uncaught exceptions and console errors
 CONSOLE_ERROR = re.compile(r"Uncaught|:ERROR:CONSOLE|CONSOLE\(\d+\)\].*(error|Error)")
 
@@ -89,4 +96,4 @@ def test_script_enhances_the_table(
     assert console_errors(run.stderr) == []
     dom = run.stdout
     assert dom.count('<button type="button" class="sort">') == 10
-    assert dom.count("<svg") == 8
+    assert dom.count("<svg") == 9

@@ -95,6 +95,7 @@ def test_checks_grouped_by_kind(page: str) -> None:
 def test_every_chart_present(page: str) -> None:
     for chart in (
         "chart-latency",
+        "chart-generator",
         "chart-trend",
         "chart-distribution",
         "chart-load",
@@ -196,3 +197,26 @@ def test_deterministic(result: RunResult, verdict: Verdict, baseline: Baseline, 
 
 def test_hostile_name_is_a_row(page: str, hostile: str) -> None:
     assert f'<th scope="row" data-v="{markupsafe.escape(hostile)}">' in page
+
+
+def test_the_open_model_charts_latency_from_the_intended_start_and_from_the_send(
+    result: RunResult, verdict: Verdict
+) -> None:
+    import copy
+
+    import numpy as np
+
+    from loadgate.histogram import LatencyHistogram
+
+    assert 'id="chart-correction"' not in render_html(result, verdict)  # closed model
+    open_model = copy.deepcopy(result)
+    bets = open_model.endpoints["POST /bets"]
+    rng = np.random.default_rng(5)
+    waited = rng.exponential(40_000, bets.histogram.count).astype(int)  # µs before the send
+    sent = np.array([bets.histogram.quantile(q) for q in rng.uniform(0, 1, len(waited))])
+    bets.corrected = LatencyHistogram.of(sent.astype(int) + waited)
+    page = render_html(open_model, judge(open_model, []))
+    chart = page[page.index('id="chart-correction"') :]
+    chart = chart[: chart.index("</figure>")]
+    assert "from the intended start (judged)" in chart and "from the send" in chart
+    assert "POST /bets" in chart and "<svg" in chart

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from loadgate.checks import Check
 from loadgate.report import render_junit
 from loadgate.results import RunResult
-from loadgate.verdict import Check, Verdict
+from loadgate.verdict import Verdict
 
 
 def test_counts_and_shape(result: RunResult, mixed_verdict: Verdict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from loadgate.baselines import Baseline
 from loadgate.durations import format_ms
 from loadgate.report import render_markdown
+from loadgate.report.health import generator_summary, server_ms
 from loadgate.report.markdown import md
 from loadgate.results import RunResult
 from loadgate.verdict import Verdict
@@ -86,14 +87,58 @@ def test_snapshot_of_a_passing_summary(result: RunResult, pass_verdict: Verdict)
 
 
 def test_paired_ab_checks_show_their_ratio_per_endpoint(result: RunResult) -> None:
-    from loadgate.verdict import Check
+    from loadgate.checks import Check
 
     name = next(iter(result.endpoints))
     check = Check(
         "regression", f"{name} p95 A/B", "fail", f"{name} p95: head/base = 1.300 …",
         endpoint=name, observed=1.3, interval=(1.2, 1.4), outcome="regression",
+        interval_label="90% bounds",
     )  # fmt: skip
     verdict = Verdict(status="fail", headline="slower", checks=(check,), baseline="paired A/B")
     text = render_markdown(result, verdict, None)
     row = next(line for line in text.splitlines() if line.startswith(f"| ❌ {name} "))
-    assert row.endswith("| P95 +30% (+20…+40%) regression |")
+    assert row.endswith("| P95 +30.0% (90% bounds +20.0% to +40.0%) regression |")
+
+
+def test_a_stored_baseline_change_shows_the_band_the_decision_used(result: RunResult) -> None:
+    """The interval beside a stored-baseline verdict is the noise band it was judged by (as
+    ratios to the baseline's mean), not the run's own quantile interval; large changes read
+    as factors."""
+    from loadgate.checks import Check
+
+    name = next(iter(result.endpoints))
+    check = Check(
+        "regression", f"{name} p95 vs baseline", "warn", f"{name} p95 …: inconclusive.",
+        endpoint=name, observed=63.9, limit=10.0, interval=(0.7, 1.44),
+        outcome="inconclusive", interval_label="noise band",
+    )  # fmt: skip
+    verdict = Verdict(status="pass", headline="…", checks=(check,), baseline="5 runs")
+    text = render_markdown(result, verdict, None)
+    row = next(line for line in text.splitlines() if line.startswith(f"| ⚠️ {name} "))
+    assert "P95 ×6.39 (noise band -30.0% to +44.0%) inconclusive" in row
+
+
+def test_generator_line_and_server_p95_beside_the_client_side(
+    result: RunResult, verdict: Verdict, baseline: Baseline
+) -> None:
+    text = render_markdown(result, verdict, baseline)
+    summary = generator_summary(result)
+    assert summary is not None
+    assert f"**Load generator:** {md(summary.text)}" in text.splitlines()
+    assert "(1 load-generating process)" in summary.text
+    lines = text.splitlines()
+    head = _cells(next(line for line in lines if line.startswith("| Endpoint |")))
+    assert head[4:8] == ["P50", "P95", "Server P95", "P99"]
+    bets = _cells(next(line for line in lines if line.startswith("| ❌ POST /bets")))
+    server = server_ms(result.endpoints["POST /bets"], 0.95)
+    assert server is not None and bets[6] == format_ms(server)
+    ws = _cells(next(line for line in lines if " WS odds |" in line))
+    assert ws[6] == "–"  # no Server-Timing on a stream
+
+
+def test_old_results_have_no_generator_line_nor_server_column(
+    old_result: RunResult, pass_verdict: Verdict
+) -> None:
+    text = render_markdown(old_result, pass_verdict, None)
+    assert "Load generator" not in text and "Server P95" not in text

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from loadgate.checks import Check
 from loadgate.histogram import LatencyHistogram
 from loadgate.report import render_markdown
 from loadgate.results import EndpointResult, RunResult, Timeline
-from loadgate.verdict import Check, Verdict
+from loadgate.verdict import Verdict
 
 EXPECTED = """\
 ## ❌ FAIL · loadgate smoke on local

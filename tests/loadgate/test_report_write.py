@@ -8,9 +8,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from loadgate.baselines import Baseline, load_baseline, write_baseline
+from loadgate.checks import Check
 from loadgate.report import render_html, render_junit, render_markdown, write_reports
 from loadgate.results import RunResult, Timeline, read_result, write_result
-from loadgate.verdict import Check, Verdict, judge
+from loadgate.verdict import Verdict, judge
 
 
 def test_write_reports(
@@ -55,6 +56,7 @@ def test_empty_run(result: RunResult) -> None:
         endpoints={},
         timeline=Timeline(),
         processes=[],
+        generators=[],
         users_reached=0,
         environment={},
         command=[],
