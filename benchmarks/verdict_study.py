@@ -190,15 +190,18 @@ BASELINE_SIZES = (1, 2, 5, 10)  # K blessed runs in the stored-baseline trials (
 def baseline_trial(
     rng: random.Random,
     runs: list[Values],
-    current: Values,
+    pair: Pair,
     metrics: list[Metric],
     k: int,
     critical: set[str],
 ) -> set[str]:
-    """Endpoints flagged when ``current`` is judged against ``k`` other runs, by the gate's own
-    procedure (``verdict.gate_family``: not gated below two runs, Holm's weighted correction
-    with the budgeted endpoints holding most of alpha)."""
-    base = rng.sample([r for r in runs if r is not current], k)
+    """Endpoints flagged when the head of ``pair`` (for A/A, either side) is judged against
+    ``k`` runs of other pairs, by the gate's own procedure (``verdict.gate_family``: not gated
+    below two runs, Holm's weighted correction with the budgeted endpoints holding most of
+    alpha). The judged run's own partner is never in its baseline: the two ran side by side,
+    so they share that moment's noise as a stored baseline blessed earlier never would."""
+    current = pair[1]
+    base = rng.sample([r for r in runs if r is not pair[0] and r is not current], k)
     decisions = gate_family(
         [[b[m] for b in base] for m in metrics],
         [current[m] for m in metrics],
@@ -207,6 +210,12 @@ def baseline_trial(
         GatePolicy(),
     )
     return {m[0] for m, d in zip(metrics, decisions, strict=True) if d.outcome == "regression"}
+
+
+def _judged(rng: random.Random, pool: list[Pair], arm: str) -> Pair:
+    """A pair whose head is judged; in A/A either side may be (both ran the same code)."""
+    base, head = rng.choice(pool)
+    return (head, base) if arm == "A/A" and rng.random() < 0.5 else (base, head)
 
 
 def with_interval(hits: int, n: int) -> str:
@@ -264,7 +273,6 @@ def report(study: Study, trials: int, seed: int) -> None:
 
     critical = critical_endpoints(study.budgets)
     base_runs = [b for pairs in study.pairs.values() for b, _ in pairs]
-    aa_runs = [v for pair in study.pairs["A/A"] for v in pair]
     for arm, pool in study.pairs.items():
         row(
             f"{arm}, paired (ab)",
@@ -274,9 +282,8 @@ def report(study: Study, trials: int, seed: int) -> None:
         for k in BASELINE_SIZES:
             if k >= len(base_runs):
                 continue
-            heads = aa_runs if arm == "A/A" else [h for _, h in pool]
             judged = [
-                (baseline_trial(rng, base_runs, rng.choice(heads), metrics, k, critical), 0)
+                (baseline_trial(rng, base_runs, _judged(rng, pool, arm), metrics, k, critical), 0)
                 for _ in range(trials)
             ]
             row(f"{arm}, stored baseline (K={k})", len(base_runs), judged)
