@@ -13,36 +13,19 @@ import pytest
 
 from loadgate.baselines import bless
 from loadgate.budgets import parse_budget
-from loadgate.histogram import LatencyHistogram
-from loadgate.results import Arrivals, EndpointResult, RunResult, Timeline
+from loadgate.results import Arrivals, RunResult
 from loadgate.verdict import GatePolicy, budget_checks, judge, validity_checks
 
-BETS = "POST /bets"
+from .test_verdict import BETS, make_result
 
 
 def _result(
     samples_us: Sequence[int] | np.ndarray,
     failures: int = 0,
     users: tuple[int, int] = (100, 100),
-    endpoint: str = BETS,
 ) -> RunResult:
-    return RunResult(
-        run_id="r1",
-        target="local",
-        scenario="smoke",
-        profile={"users": users[0]},
-        started_at="2026-11-29T10:00:00+00:00",
-        t0=1_800_000_000.0,
-        warmup_s=10.0,
-        window_s=50.0,
-        status="complete",
-        endpoints={endpoint: EndpointResult(endpoint, LatencyHistogram.of(samples_us), failures)},
-        timeline=Timeline(seconds=[0, 1], users=[users[1], users[1]]),
-        users_target=users[0],
-        users_reached=users[1],
-        environment={"machine": {"cpu_model": "test", "cores": 2}},
-        notes=[],
-    )
+    """One endpoint, POST /bets, of the samples and failures given (the verdict tests' run)."""
+    return make_result({BETS: (np.asarray(samples_us, dtype=int), failures)}, users=users)
 
 
 def _check(result: RunResult, name: str, budgets: Sequence[object] = ()) -> tuple[str, str]:
