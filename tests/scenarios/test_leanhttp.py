@@ -132,6 +132,14 @@ def server(tmp_path: Path) -> Iterator[RawServer]:
     s.stop()
 
 
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a Python process of its own (Locust patches whatever imports it)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
 def run_client(port: int, body: str) -> dict[str, object]:
     """Run ``body`` with ``session`` (a LeanSession on the server) and ``events`` (every fired
     request event) under gevent; return what it prints as JSON."""
@@ -159,14 +167,7 @@ def run_client(port: int, body: str) -> dict[str, object]:
         + textwrap.dedent(body)
         + "\nprint(json.dumps(out))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    proc = _python(code)
     assert proc.returncode == 0, proc.stderr
     result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
@@ -312,14 +313,7 @@ def test_bad_requests_are_refused_before_anything_is_sent() -> None:
                 print("refused:", exc)
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    proc = _python(code)
     lines = proc.stdout.splitlines()
     assert len(lines) == 3 and all(line.startswith("refused:") for line in lines), proc.stderr
 
