@@ -303,9 +303,11 @@ def generator_trust(
     when each run's generator delay at the metric's quantile is taken out of its value. Each
     metric is tested again on those values (the same looks and levels): a regression that
     disappears could be the generators'; a regression that appears was hidden by them.
-    The first is invalid; so is the second unless the gate fails on another regression anyway
-    (then a warning). Runs whose own generator could not be trusted alone are a warning: the
-    absolute values include that delay, the comparison holds."""
+    The first is invalid, unless without the delay the change is as large or larger and only
+    less certain (the delay diluted it; a warning, the regression stands); so is the second
+    unless the gate fails on another regression anyway (then a warning). Runs whose own
+    generator could not be trusted alone are a warning: the absolute values include that
+    delay, the comparison holds."""
     checks: list[Check] = []
     gate_fails = any(look.decision == "regression" for look in looks.values())
     for metric in metrics:
@@ -323,18 +325,25 @@ def generator_trust(
         if was == now:
             continue
         label = f"{metric[0]} p{metric[1] * 100:g}"
+        # the delay only diluted it: without it the change is as large or larger, and only
+        # less certain (each run's own delay taken out adds that delay's spread)
+        diluted = was and bare.ratio >= look.ratio
         # a regression only the delay hid changes the gate when nothing else fails it
-        status: CheckStatus = "invalid" if was or not gate_fails else "warn"
-        what = (
-            "the regression could be the load generators' own delay"
-            if was
-            else "the load generators' own delay could hide a regression"
-        )
-        advice = (
-            "Run the A/B with fewer users or on a quieter machine."
-            if status == "invalid"
-            else "The gate fails on the regressions found either way."
-        )
+        status: CheckStatus = "invalid" if (was and not diluted) or not gate_fails else "warn"
+        if diluted:
+            what = "the regression is not the load generators' own delay"
+            advice = "The delay made the change look smaller than it is; the regression stands."
+        else:
+            what = (
+                "the regression could be the load generators' own delay"
+                if was
+                else "the load generators' own delay could hide a regression"
+            )
+            advice = (
+                "Run the A/B with fewer users or on a quieter machine."
+                if status == "invalid"
+                else "The gate fails on the regressions found either way."
+            )
         checks.append(
             Check(
                 "validity",

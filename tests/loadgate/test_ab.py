@@ -130,6 +130,19 @@ def test_a_regression_hidden_by_the_generators_delay_is_invalid(tmp_path: Path) 
     assert "could hide a regression" in check.message
 
 
+def test_a_regression_the_delay_only_diluted_stands(tmp_path: Path) -> None:
+    """Head is x3 slower. In one base run the generator's delay made up most of the value:
+    taken out, the change is larger still (x5.5) but noisier and loses significance. The
+    delay did not make the regression, so it stands (a warning) and the A/B is kept."""
+    head = [v * 3.0 for v in BASE]
+    base_delay = [0.0] * 5 + [1.9]
+    (check,) = _trust(BASE, head, base_delay, [0.0] * 6, tmp_path)
+    assert check.status == "warn", check.message
+    assert "the regression stands" in check.message
+    assert check.outcome == "inconclusive" and check.observed is not None
+    assert check.observed > 3.0
+
+
 def test_a_hidden_regression_beside_a_found_one_is_a_warning(tmp_path: Path) -> None:
     """The gate fails on POST /bets p50 either way; that p95 too would be a regression without
     base's generator delay is said, not made a reason to throw the A/B away."""
