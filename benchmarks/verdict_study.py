@@ -41,7 +41,7 @@ from loadgate.attribution import judged_quantiles
 from loadgate.durations import parse_duration
 from loadgate.files import write_json_atomic
 from loadgate.runner import RunRequest, run_side_by_side
-from loadgate.verdict import GatePolicy, critical_endpoints, gate_family
+from loadgate.verdict import GatePolicy, critical_endpoints, gate_family, relative_series
 
 TARGET_ENDPOINT = "POST /bets"
 TARGET_METRIC = (TARGET_ENDPOINT, 0.95)
@@ -208,6 +208,7 @@ def baseline_trial(
         [m[0] in critical for m in metrics],
         [0.10] * len(metrics),
         GatePolicy(),
+        relative_series(base, current, metrics),
     )
     return {m[0] for m, d in zip(metrics, decisions, strict=True) if d.outcome == "regression"}
 

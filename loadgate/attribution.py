@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from loadgate import stats
 from loadgate.budgets import Budget
-from loadgate.checks import Check
+from loadgate.checks import Check, CheckStatus
 from loadgate.durations import format_ms
 from loadgate.results import GeneratorHealth, ProcessSamples, RunResult
 
@@ -119,17 +119,47 @@ def attribute(result: RunResult, pairs: Sequence[tuple[str, float]]) -> list[Att
 
 
 def generator_checks(
-    result: RunResult, budgets: Sequence[Budget], quantiles: Sequence[float]
+    result: RunResult,
+    budgets: Sequence[Budget],
+    quantiles: Sequence[float],
+    changed: Sequence[str] | None = None,
+    verdict_changes: bool = True,
 ) -> list[Check]:
-    """Did the generator keep up, and is the client-side time accounted for?"""
+    """Did the generator keep up, and is the client-side time accounted for?
+
+    ``changed``: the decisions that change when each judged quantile's generator delay is
+    taken out of its value (:func:`delays_to_test`); ``verdict_changes``: whether the gate's
+    pass or fail changes with them. A material delay makes the run invalid when the verdict
+    rests on it, or when that was not tested (``changed`` None); otherwise it is a warning
+    that names any decision that would change, and the verdict stands."""
     gens = [g for g in result.generators if g.generates_load]
     if not gens:
         return cpu_checks(result)
     rows = attribute(result, judged_quantiles(result, budgets, quantiles))
-    return [_kept_up(result, gens, rows), *_accounted(rows)]
+    return [_kept_up(result, gens, rows, changed, verdict_changes), *_accounted(rows)]
 
 
-def _kept_up(result: RunResult, gens: list[GeneratorHealth], rows: list[Attribution]) -> Check:
+def delays_to_test(
+    result: RunResult, budgets: Sequence[Budget], quantiles: Sequence[float]
+) -> dict[tuple[str, float], float] | None:
+    """Each judged quantile's generator delay in ms, when any is material (else None): the
+    verdict judges the run again with these taken out, to see whether a decision rests on
+    them."""
+    if not any(g.generates_load for g in result.generators):
+        return None
+    rows = attribute(result, judged_quantiles(result, budgets, quantiles))
+    if not any(r.delay_material for r in rows):
+        return None
+    return {(r.endpoint, r.quantile): r.delay_ms for r in rows if r.delay_ms is not None}
+
+
+def _kept_up(
+    result: RunResult,
+    gens: list[GeneratorHealth],
+    rows: list[Attribution],
+    changed: Sequence[str] | None = None,
+    verdict_changes: bool = True,
+) -> Check:
     material = [r for r in rows if r.delay_material]
     measured = [r for r in rows if r.delay_ms is not None]
     if not material:
@@ -155,12 +185,30 @@ def _kept_up(result: RunResult, gens: list[GeneratorHealth], rows: list[Attribut
     )
     more = f" (and {len(material) - 3} more)" if len(material) > 3 else ""
     threshold = min(max(DELAY_FLOOR_MS, DELAY_SHARE * r.client_ms) for r in material)
+    status: CheckStatus = "invalid"
+    others = f" (and {len(changed) - 1} more)" if changed and len(changed) > 1 else ""
+    if changed is None:
+        rests = ""
+    elif changed and verdict_changes:
+        rests = f" The verdict rests on it: with that delay taken out, {changed[0]}{others}."
+    elif changed:
+        status = "warn"
+        rests = (
+            f" With that delay taken out, {changed[0]}{others}, but the verdict would be the "
+            "same, so it stands."
+        )
+    else:
+        status = "warn"
+        rests = (
+            " No decision rests on it: every budget and regression decision is the same with "
+            "each judged quantile's generator delay taken out, so the verdict stands."
+        )
     return Check(
         "validity",
         "generator kept up",
-        "invalid",
+        status,
         f"The load generator's own delay could account for a material part of what was "
-        f"measured: {named}{more}. {_late_seconds(result, gens, threshold)}",
+        f"measured: {named}{more}. {_late_seconds(result, gens, threshold)}{rests}",
         endpoint=material[0].endpoint,
         observed=material[0].delay_ms,
         limit=max(DELAY_FLOOR_MS, DELAY_SHARE * material[0].client_ms),

@@ -40,6 +40,8 @@ class BaselineRun:
     profile: dict[str, Any]
     histograms: dict[str, LatencyHistogram]
     failures: dict[str, int]
+    # the load generator's own delay met per endpoint (absent in older baselines)
+    delays: dict[str, LatencyHistogram] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +64,17 @@ class Baseline:
         """The q-quantile of ``endpoint`` in ms, one value per blessed run that has it."""
         return [
             run.histograms[endpoint].quantile(q) / 1000
+            for run in self.runs
+            if endpoint in run.histograms and run.histograms[endpoint].count
+        ]
+
+    def delays(self, endpoint: str, q: float) -> list[float]:
+        """The generator's delay at the q-quantile in ms, one per run of :meth:`values` (0 where
+        a run did not record it)."""
+        return [
+            run.delays[endpoint].quantile(q) / 1000
+            if endpoint in run.delays and run.delays[endpoint].count
+            else 0.0
             for run in self.runs
             if endpoint in run.histograms and run.histograms[endpoint].count
         ]
@@ -92,6 +105,9 @@ def run_of(result: RunResult, blessed_at: str = "") -> BaselineRun:
         # in the open model, latency from the intended start (what the gate judges)
         histograms={n: e.gated for n, e in result.endpoints.items()},
         failures={n: e.failures for n, e in result.endpoints.items()},
+        delays={
+            n: e.delay for n, e in result.endpoints.items() if e.delay is not None and e.delay.count
+        },
     )
 
 
@@ -150,6 +166,11 @@ def write_baseline(path: Path, baseline: Baseline) -> None:
                         name: {
                             "histogram": h.encode(),
                             "failures": run.failures.get(name, 0),
+                            **(
+                                {"generator_delay": run.delays[name].encode()}
+                                if name in run.delays
+                                else {}
+                            ),
                             # for reviewers reading the diff; never read back
                             "p50_ms": h.quantile(0.5) / 1000,
                             "p95_ms": h.quantile(0.95) / 1000,
@@ -183,6 +204,11 @@ def load_baseline(path: Path) -> Baseline | None:
                     for name, e in run["endpoints"].items()
                 },
                 failures={name: int(e["failures"]) for name, e in run["endpoints"].items()},
+                delays={
+                    name: LatencyHistogram.decode(str(e["generator_delay"]))
+                    for name, e in run["endpoints"].items()
+                    if "generator_delay" in e
+                },
             )
             for run in data["runs"]
         ]

@@ -10,16 +10,19 @@ For example::
 from __future__ import annotations
 
 import math
+import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from loadgate import stats
-from loadgate.attribution import generator_checks, judged_quantiles
-from loadgate.baselines import Baseline
+from loadgate.attribution import delays_to_test, generator_checks, judged_quantiles
+from loadgate.baselines import Baseline, BaselineRun
 from loadgate.budgets import Budget
 from loadgate.checks import Check, CheckStatus, Kind
 from loadgate.durations import format_ms
+from loadgate.histogram import LatencyHistogram
 from loadgate.results import EndpointResult, RunResult
 
 ARRIVAL_RATE_TOLERANCE = 0.02  # of the arrivals due in the window
@@ -107,14 +110,21 @@ def judge(
 ) -> Verdict:
     """Judge one run against its budgets and, if given, a stored baseline."""
     policy = policy or GatePolicy()
-    checks = [
-        *validity_checks(result, budgets, policy.quantiles),
-        *budget_checks(result, budgets, policy.confidence),
-    ]
-    label = None
-    if baseline is not None and baseline.runs:
-        label = baseline.label
-        checks += regression_checks(result, baseline, budgets, policy)
+    compared = baseline if baseline is not None and baseline.runs else None
+    decisions = budget_checks(result, budgets, policy.confidence)
+    if compared is not None:
+        decisions += regression_checks(result, compared, budgets, policy)
+    # a late generator makes the run invalid only when a decision rests on its delay
+    changed, flips = None, True
+    delays = delays_to_test(result, budgets, policy.quantiles)
+    if delays is not None:
+        again = budget_checks(result, budgets, policy.confidence, less=delays)
+        if compared is not None:
+            again += regression_checks(result, compared, budgets, policy, less=delays)
+        changed = changed_decisions(decisions, again)
+        flips = any(c.status == "fail" for c in decisions) != any(c.status == "fail" for c in again)
+    checks = [*validity_checks(result, budgets, policy.quantiles, changed, flips), *decisions]
+    label = compared.label if compared is not None else None
     status: Literal["pass", "fail", "invalid"]
     if any(c.status == "invalid" for c in checks):
         status = "invalid"
@@ -133,6 +143,21 @@ def judge(
             "confidence": policy.confidence,
         },
     )
+
+
+def changed_decisions(before: Sequence[Check], after: Sequence[Check]) -> list[str]:
+    """The checks whose failing changes between two judgements of the same run, each said as
+    what it would be ("POST /bets p99 vs baseline would pass").
+
+    >>> a = Check("budget", "X p99 < 5ms", "fail", "")
+    >>> changed_decisions([a], [Check("budget", "X p99 < 5ms", "pass", "")])
+    ['X p99 < 5ms would pass']
+    """
+    out = []
+    for b, a in zip(before, after, strict=True):
+        if (b.status == "fail") != (a.status == "fail"):
+            out.append(f"{b.name} would {'fail' if a.status == 'fail' else 'pass'}")
+    return out
 
 
 def _headline(status: str, checks: Sequence[Check]) -> str:
@@ -157,8 +182,11 @@ def validity_checks(
     result: RunResult,
     budgets: Sequence[Budget],
     quantiles: Sequence[float] = DEFAULT_GATED_QUANTILES,
+    changed: Sequence[str] | None = None,
+    verdict_changes: bool = True,
 ) -> list[Check]:
-    """Was the load delivered, the generator healthy, the SUT sound, with samples enough?"""
+    """Was the load delivered, the generator healthy, the SUT sound, with samples enough?
+    ``changed``, ``verdict_changes``: what changes without the generator's delay (``judge``)."""
     out: list[Check] = []
     if result.status == "complete":
         out.append(Check("validity", "run completed", "pass", "The run completed as planned."))
@@ -181,7 +209,7 @@ def validity_checks(
         )
     )
     out += _arrival_checks(result)
-    out += generator_checks(result, budgets, quantiles)
+    out += generator_checks(result, budgets, quantiles, changed, verdict_changes)
     if result.audit is not None:
         ok = bool(result.audit.get("ok"))
         broken = [c.get("name", "?") for c in result.audit.get("checks", []) if not c.get("ok")]
@@ -285,9 +313,13 @@ def _width(ep: EndpointResult, q: float) -> str:
 
 # --- budgets --------------------------------------------------------------------------------
 def budget_checks(
-    result: RunResult, budgets: Sequence[Budget], confidence: float = 0.95
+    result: RunResult,
+    budgets: Sequence[Budget],
+    confidence: float = 0.95,
+    less: Mapping[tuple[str, float], float] | None = None,
 ) -> list[Check]:
-    """Fail when the interval lies above the ceiling; warn when only the point estimate does."""
+    """Fail when the interval lies above the ceiling; warn when only the point estimate does.
+    ``less``: ms to take out of each (endpoint, quantile)'s value and interval."""
     out: list[Check] = []
     # an endpoint's own budget for a metric replaces the wildcard's for that metric
     explicit = {(b.endpoint, b.metric) for b in budgets if b.endpoint != "*"}
@@ -303,14 +335,18 @@ def budget_checks(
             check = (
                 _error_budget(name, ep, b, confidence)
                 if b.quantile is None
-                else _latency_budget(name, ep, b, confidence)
+                else _latency_budget(
+                    name, ep, b, confidence, (less or {}).get((name, b.quantile), 0.0)
+                )
             )
             if check is not None:
                 out.append(check)
     return out
 
 
-def _latency_budget(name: str, ep: EndpointResult, b: Budget, confidence: float) -> Check | None:
+def _latency_budget(
+    name: str, ep: EndpointResult, b: Budget, confidence: float, less_ms: float = 0.0
+) -> Check | None:
     assert b.quantile is not None
     label = f"{name} {b.text}"
     # open model: judge latency from the intended start (coordinated omission corrected)
@@ -321,8 +357,8 @@ def _latency_budget(name: str, ep: EndpointResult, b: Budget, confidence: float)
         if b.endpoint == "*":
             return None  # a wildcard budget does not judge endpoints too rare to judge
         return None  # explicit budgets: the validity check already made the run invalid
-    point = hist.quantile(b.quantile) / 1000
-    low, high = interval[0] / 1000, interval[1] / 1000
+    point = max(hist.quantile(b.quantile) / 1000 - less_ms, 0.0)
+    low, high = (max(v / 1000 - less_ms, 0.0) for v in interval)
     ci = f"{format_ms(point)} (95% CI {format_ms(low)}–{format_ms(high)})"
     if low > b.limit:
         status: CheckStatus = "fail"
@@ -367,6 +403,7 @@ def regression_checks(
     baseline: Baseline,
     budgets: Sequence[Budget],
     policy: GatePolicy,
+    less: Mapping[tuple[str, float], float] | None = None,
 ) -> list[Check]:
     """Per endpoint and gated quantile: a regression is material AND significant against the
     baseline's run-to-run spread, with the family-wise alarm rate held at alpha by Holm's
@@ -376,7 +413,13 @@ def regression_checks(
     never on the spread the test then uses: choosing the quiet metrics by their measured
     spread would gate exactly those whose spread came out small by chance, and their alarm
     rate would exceed alpha. With fewer than :data:`MIN_BASELINE_RUNS` blessed runs the
-    run-to-run noise is unknown and nothing is gated; the check says so."""
+    run-to-run noise is unknown and nothing is gated; the check says so.
+
+    Each metric is also tested relative to the run's other endpoints
+    (:func:`relative_values`, :func:`gate_family`); when that test decides, the check's
+    change and band are the relative ones. ``less``: ms to take out of each current value
+    (the generator's delay, to see whether a decision rests on it)."""
+    less = less or {}
     metrics = judged_quantiles(result, budgets, policy.quantiles)
     advisory = not policy.force_compare and not baseline.comparable_with(result.environment)
     critical = critical_endpoints(budgets)
@@ -385,6 +428,11 @@ def regression_checks(
     for name, q in metrics:
         current = result.endpoints[name].gated  # corrected in the open model
         values = baseline.values(name, q)
+        if less:  # every run judged again without its generator's delay, blessed runs too
+            values = [
+                max(v - d, MIN_VALUE_MS)
+                for v, d in zip(values, baseline.delays(name, q), strict=True)
+            ]
         if not values or current.quantile_interval(q, policy.confidence) is None:
             out.append(
                 Check(
@@ -397,21 +445,32 @@ def regression_checks(
                 )
             )
             continue
-        compared.append((name, q, current.quantile(q) / 1000, values))
+        y = max(current.quantile(q) / 1000 - less.get((name, q), 0.0), MIN_VALUE_MS)
+        compared.append((name, q, y, values))
+    relatives = relative_values(
+        result, baseline, [(name, q, y) for name, q, y, _ in compared], bare=bool(less)
+    )
     decisions = gate_family(
         [values for *_, values in compared],
         [y for _, _, y, _ in compared],
         [name in critical for name, *_ in compared],
         [policy.effect_for(name) for name, *_ in compared],
         policy,
+        relatives,
     )
-    gated = sum(1 for d in decisions if d.comparison is not None)
-    for (name, q, y, values), decision in zip(compared, decisions, strict=True):
-        cmp = decision.comparison
+    gated = sum((d.comparison is not None) + (d.relative is not None) for d in decisions)
+    for (name, q, y, values), decision, rel in zip(compared, decisions, relatives, strict=True):
+        cmp = decision.decisive
         if cmp is None:
             out.append(_too_young(name, q, y, values))
             continue
-        detail = _corrected_detail(cmp, decision.outcome, decision.level, len(values), gated)
+        level = decision.relative_level if decision.by_relative else decision.level
+        runs = len(rel.baseline) if decision.by_relative and rel is not None else len(values)
+        detail = _corrected_detail(cmp, decision.outcome, level, runs, gated, decision.by_relative)
+        if decision.by_relative and decision.comparison is not None:
+            detail = f"{_own_value(decision.comparison, cmp, len(values))} {detail}"
+        elif decision.relative is not None and math.isnan(decision.relative.ratio):
+            detail += f" {decision.relative.detail}"  # the run's speed could not be taken out
         status = status_of(decision.outcome)
         detectable = cmp.ratio_high - 1.0  # the band's upper edge: the change that stands out
         if decision.outcome == "inconclusive" and detectable > policy.max_detectable:
@@ -424,10 +483,98 @@ def regression_checks(
             )
         out.append(
             _regression_check(
-                name, q, y, values, cmp, decision.outcome, status, detail, baseline.label, advisory
+                name, q, y, values, decision, status, detail, baseline.label, advisory
             )
         )
     return out
+
+
+def _own_value(cmp: stats.BaselineComparison, relative: stats.BaselineComparison, runs: int) -> str:
+    """The own value's comparison and the run's speed, before a relative decision."""
+    return (
+        f"Its own value is {stats.pct(cmp.ratio)} against the mean of {runs} baseline runs "
+        f"(noise band {stats.pct(cmp.ratio_low)} to {stats.pct(cmp.ratio_high)}); the run's "
+        f"other endpoints ran {stats.pct(cmp.ratio / relative.ratio)} against theirs."
+    )
+
+
+def relative_values(
+    result: RunResult,
+    baseline: Baseline,
+    compared: Sequence[tuple[str, float, float]],
+    bare: bool = False,
+) -> list[Relative | None]:
+    """Per compared metric (endpoint, quantile, this run's value in ms), its value relative to
+    the run's other compared endpoints, in every blessed run and in this run
+    (:func:`relative_series`); ``bare``: the blessed runs' values without their generator's
+    delay."""
+    metrics = [(e, q) for e, q, _ in compared]
+
+    def value(run: BaselineRun, e: str, q: float) -> float:
+        v = run.histograms[e].quantile(q) / 1000
+        if bare and e in run.delays and run.delays[e].count:
+            v = max(v - run.delays[e].quantile(q) / 1000, MIN_VALUE_MS)
+        return v
+
+    runs = [
+        {(e, q): value(run, e, q) for e, q in metrics if _has(run.histograms, e)}
+        for run in baseline.runs
+    ]
+    return relative_series(runs, {(e, q): y for e, q, y in compared}, metrics)
+
+
+def relative_series(
+    runs: Sequence[Mapping[tuple[str, float], float]],
+    current: Mapping[tuple[str, float], float],
+    metrics: Sequence[tuple[str, float]],
+) -> list[Relative | None]:
+    """Per metric, its value with the run's own speed taken out, in each blessed run and in the
+    current run; the metric's test then loses the run-to-run noise of the machine's speed
+    (:func:`stats.compare_relative`). A run's speed, for one metric, is the median over the
+    other endpoints at the same quantile of their value's ratio to their geometric mean over
+    the blessed runs (:func:`run_speed`): robust to a peer that regressed or is noisy.
+    None with fewer than :data:`MIN_PEERS` other endpoints; a blessed run that lacks the
+    metric or one of its peers is left out of its series.
+
+    >>> runs = [{("a", .5): 2.0, ("b", .5): 1.0, ("c", .5): 4.0, ("d", .5): 8.0},
+    ...         {("a", .5): 4.0, ("b", .5): 2.0, ("c", .5): 8.0, ("d", .5): 16.0}]
+    >>> now = {("a", .5): 6.0, ("b", .5): 2.0, ("c", .5): 8.0, ("d", .5): 16.0}
+    >>> first = relative_series(runs, now, list(now))[0]
+    >>> [round(x, 3) for x in first.baseline], round(first.current, 3), round(first.speed, 3)
+    ([2.828, 2.828], 4.243, 1.414)
+    """
+    out: list[Relative | None] = []
+    for name, q in metrics:
+        group = [m for m in metrics if m[1] == q]
+        peers = [m for m in group if m[0] != name]
+        usable = [run for run in runs if all(run.get(m, 0.0) > 0 for m in group)]
+        if len(peers) < MIN_PEERS or not usable or any(current[m] <= 0 for m in group):
+            out.append(None)
+            continue
+        centres = {m: math.exp(statistics.fmean(math.log(run[m]) for run in usable)) for m in peers}
+        speeds = [run_speed(run, centres) for run in usable]
+        speed = run_speed(current, centres)
+        series = [run[(name, q)] / v for run, v in zip(usable, speeds, strict=True)]
+        out.append(Relative(series, current[(name, q)] / speed, speeds, speed))
+    return out
+
+
+def run_speed(
+    values: Mapping[tuple[str, float], float], centres: Mapping[tuple[str, float], float]
+) -> float:
+    """How slow a run was against the baseline, as a ratio: the median of its endpoints'
+    values over their baseline centres (1.1: the run was 10% slower than usual).
+
+    >>> run_speed({("a", .5): 2.2, ("b", .5): 5.0, ("c", .5): 3.3},
+    ...           {("a", .5): 2.0, ("b", .5): 2.5, ("c", .5): 3.0})
+    1.1
+    """
+    return statistics.median(values[m] / centre for m, centre in centres.items())
+
+
+def _has(histograms: Mapping[str, LatencyHistogram], endpoint: str) -> bool:
+    h = histograms.get(endpoint)
+    return h is not None and h.count > 0
 
 
 @dataclass(frozen=True)
@@ -438,6 +585,31 @@ class Decision:
     outcome: str
     level: float
     comparison: stats.BaselineComparison | None
+    # the comparison relative to the run's other endpoints, and its level (NaN: none)
+    relative: stats.BaselineComparison | None = None
+    relative_level: float = math.nan
+    by_relative: bool = False  # the relative comparison decided the outcome
+
+    @property
+    def decisive(self) -> stats.BaselineComparison | None:
+        """The comparison whose band and ratio the outcome rests on."""
+        return self.relative if self.by_relative else self.comparison
+
+
+# The run's own speed is taken out only with this many other endpoints to measure it by: their
+# median then moves with the machine, not with one endpoint's regression.
+MIN_PEERS = 3
+
+
+@dataclass(frozen=True)
+class Relative:
+    """One metric with the run's own speed taken out: its relative value in each blessed run
+    and in this run, and each run's speed (:func:`run_speed`) by which it was divided."""
+
+    baseline: Sequence[float]
+    current: float
+    speeds: Sequence[float]
+    speed: float
 
 
 def gate_family(
@@ -446,35 +618,106 @@ def gate_family(
     critical: Sequence[bool],
     effects: Sequence[float],
     policy: GatePolicy,
+    relative: Sequence[Relative | None] | None = None,
 ) -> list[Decision]:
     """The stored-baseline decision for a family of metrics, each given as its blessed runs'
     values and the new run's value: metrics with fewer than :data:`MIN_BASELINE_RUNS`
     values are not gated; the others are tested (:func:`stats.compare_to_baseline`) and
     corrected together (:func:`family_outcomes`). Pure, so its error rates can be simulated.
 
+    ``relative`` gives, per metric, the same values relative to the run's other endpoints
+    (the blessed runs' and the new run's; None where there are too few peers). Such a metric
+    is tested twice, on its own value (which catches a change that slows every endpoint
+    alike) and on its relative one (which loses the run-to-run noise of the machine's speed
+    and so catches a change of one endpoint many times more often), and the two tests share
+    its weight in the family: the family-wise alarm rate stays at most alpha.
+
     >>> [d.outcome for d in gate_family([[10.0], [10.0, 10.4, 9.7]], [30.0, 10.1],
     ...                                 [True, True], [0.1, 0.1], GatePolicy())]
     ['not gated', 'pass']
     """
-    lists = (baselines, current, critical, effects)
+    relative = relative if relative is not None else [None] * len(baselines)
+    lists = (baselines, current, critical, effects, relative)
     if len({len(x) for x in lists}) != 1:
-        raise ValueError("one baseline, value, critical flag and effect per metric")
+        raise ValueError("one baseline, value, critical flag, effect and relative per metric")
     tested = [i for i, values in enumerate(baselines) if len(values) >= MIN_BASELINE_RUNS]
-    comparisons = [
-        stats.compare_to_baseline(
+    comparisons = {
+        i: stats.compare_to_baseline(
             baselines[i], current[i], alpha=policy.alpha, min_effect=effects[i]
         )
         for i in tested
-    ]
+    }
+    relatives: dict[int, stats.BaselineComparison] = {}
+    for i in tested:
+        rel = relative[i]
+        if rel is not None and len(rel.baseline) >= MIN_BASELINE_RUNS:
+            relatives[i] = _relative_test(rel, comparisons[i].ratio, effects[i], policy.alpha)
+    family = [(i, comparisons[i]) for i in tested] + list(relatives.items())
     decided = family_outcomes(
-        comparisons, [critical[i] for i in tested], policy.alpha, policy.critical_share
+        [cmp for _, cmp in family],
+        [critical[i] for i, _ in family],
+        policy.alpha,
+        policy.critical_share,
+        metric_of=[i for i, _ in family],
     )
+    found: dict[tuple[int, bool], tuple[str, float]] = {}
+    for (i, cmp), verdict in zip(family, decided, strict=True):
+        found[(i, cmp is relatives.get(i))] = verdict
     out = [Decision("not gated", math.nan, None)] * len(baselines)
-    for i, cmp, (outcome, level) in zip(tested, comparisons, decided, strict=True):
-        out[i] = Decision(outcome, level, cmp)
+    for i in tested:
+        outcome, level = found[(i, False)]
+        if i not in relatives:
+            out[i] = Decision(outcome, level, comparisons[i])
+            continue
+        rel_outcome, rel_level = found[(i, True)]
+        combined, by_relative = combine_outcomes(outcome, rel_outcome)
+        out[i] = Decision(combined, level, comparisons[i], relatives[i], rel_level, by_relative)
     return out
 
 
+def _relative_test(
+    rel: Relative, absolute: float, effect: float, alpha: float
+) -> stats.BaselineComparison:
+    """The relative comparison, unless this run's speed is outside the blessed runs' own
+    (their prediction interval at ``alpha``, either side): then the other endpoints moved for
+    a reason of their own (a change of theirs, or of every endpoint alike), not the
+    machine's speed, and taking it out would be wrong. That test is then skipped: it keeps
+    its weight in the family (p = 1, never rejected), so which tests run never loosens the
+    others' levels."""
+    speed = stats.compare_to_baseline(rel.speeds, rel.speed, alpha=alpha, min_effect=0.0)
+    if speed.ratio_low <= speed.ratio <= speed.ratio_high:
+        return stats.compare_relative(
+            rel.baseline, rel.current, absolute, alpha=alpha, min_effect=effect
+        )
+    detail = (
+        f"The run's other endpoints ran {stats.pct(speed.ratio)} against the baseline, outside "
+        f"the {stats.pct(speed.ratio_low)} to {stats.pct(speed.ratio_high)} of its own runs: "
+        "they changed, not the machine's speed, so this metric is judged on its own value."
+    )
+    return stats.BaselineComparison("pass", math.nan, 0.0, math.inf, 1.0, detail)
+
+
+def combine_outcomes(absolute: str, relative: str) -> tuple[str, bool]:
+    """One metric's outcome from its two corrected tests, and whether the relative one decided.
+
+    A regression by either test is a regression (the absolute test first: its sentence is
+    the plainer). A material rise the relative test cannot confirm is inconclusive, and so
+    is one of the own value that the relative value does not share (the whole run was
+    slower: a slower machine, or a change that slows every endpoint alike, which only the
+    own value's test can catch). An improvement is the absolute test's to call.
+
+    >>> combine_outcomes("inconclusive", "regression"), combine_outcomes("pass", "inconclusive")
+    (('regression', True), ('inconclusive', True))
+    """
+    if absolute == "regression":
+        return absolute, False
+    if relative in ("regression", "inconclusive"):
+        return relative, True
+    return absolute, False
+
+
+# A value with the generator's delay taken out is never below a microsecond (logs stay finite).
+MIN_VALUE_MS = 0.001
 # Fewer blessed runs than this say nothing about the run-to-run noise: reported, never failed.
 MIN_BASELINE_RUNS = 2
 
@@ -489,6 +732,7 @@ def family_outcomes(
     critical: Sequence[bool],
     alpha: float,
     critical_share: float,
+    metric_of: Sequence[int] | None = None,
 ) -> list[tuple[str, float]]:
     """Each comparison's outcome after the correction for the family of gated metrics, with the
     p-value level it was held to.
@@ -496,8 +740,9 @@ def family_outcomes(
     Holm's weighted step-down procedure keeps the chance of any false alarm in the family at
     most ``alpha``, whatever the dependence between metrics. The critical metrics share
     ``critical_share`` of the weight (so of alpha) and the rest share the remainder; when
-    all or none are critical every metric weighs the same (plain Holm). A comparison
-    without a p-value keeps its own outcome.
+    all or none are critical every metric weighs the same (plain Holm). ``metric_of`` names
+    the metric each comparison tests (default: each its own); a metric tested twice splits
+    its weight between its tests. A comparison without a p-value keeps its own outcome.
 
     >>> from loadgate.stats import compare_to_baseline
     >>> cmp = compare_to_baseline([10.0, 10.9, 9.2, 10.4, 9.6], 18.2)  # +82%, p = 0.0006
@@ -518,12 +763,20 @@ def family_outcomes(
         return []
     if not 0.0 < critical_share < 1.0:
         raise ValueError(f"critical_share must lie strictly between 0 and 1, got {critical_share}")
-    n_critical = sum(critical)
-    if 0 < n_critical < n:
-        rest = (1.0 - critical_share) / (n - n_critical)
-        weights = [critical_share / n_critical if c else rest for c in critical]
+    owner = list(range(n)) if metric_of is None else list(metric_of)
+    if len(owner) != n:
+        raise ValueError("one metric index per comparison")
+    tests = Counter(owner)
+    kinds = {m: c for m, c in zip(owner, critical, strict=True)}
+    if any(kinds[m] != c for m, c in zip(owner, critical, strict=True)):
+        raise ValueError("the comparisons of one metric must agree on whether it is critical")
+    m_all, m_critical = len(kinds), sum(kinds.values())
+    if 0 < m_critical < m_all:
+        rest = (1.0 - critical_share) / (m_all - m_critical)
+        weights = [(critical_share / m_critical if c else rest) / tests[m]
+                   for m, c in zip(owner, critical, strict=True)]  # fmt: skip
     else:
-        weights = [1.0 / n] * n
+        weights = [1.0 / m_all / tests[m] for m in owner]
     tested = [i for i, c in enumerate(comparisons) if not math.isnan(c.p_value)]
     levels = [math.nan] * n
     if tested:
@@ -561,14 +814,27 @@ def _too_young(name: str, q: float, y: float, values: Sequence[float]) -> Check:
 
 
 def _corrected_detail(
-    cmp: stats.BaselineComparison, outcome: str, level: float, runs: int, family: int
+    cmp: stats.BaselineComparison,
+    outcome: str,
+    level: float,
+    runs: int,
+    family: int,
+    relative: bool = False,
 ) -> str:
     """The comparison's sentence, made to agree with the outcome after the correction."""
     if cmp.outcome not in ("regression", "improvement") or math.isnan(level):
         return cmp.detail
-    band = f"the run-to-run noise band of {stats.pct(cmp.ratio_low)} to {stats.pct(cmp.ratio_high)}"
-    where = f"The value is {stats.pct(cmp.ratio)} against the mean of {runs} baseline runs"
-    among = f"among the {family} gated metrics" if family > 1 else "for this metric"
+    bounds = f"{stats.pct(cmp.ratio_low)} to {stats.pct(cmp.ratio_high)}"
+    if relative:
+        band = f"the noise band of {bounds} left then"
+        where = (
+            f"With the run's own speed taken out it is {stats.pct(cmp.ratio)} against the "
+            f"{runs} baseline runs"
+        )
+    else:
+        band = f"the run-to-run noise band of {bounds}"
+        where = f"The value is {stats.pct(cmp.ratio)} against the mean of {runs} baseline runs"
+    among = f"among the {family} gated tests" if family > 1 else "for this metric"
     kind = "a regression" if cmp.outcome == "regression" else "an improvement"
     if outcome == cmp.outcome:
         needed = f"{among} p ≤ {level:.2g} needed"
@@ -598,18 +864,23 @@ def _regression_check(
     q: float,
     y: float,
     values: Sequence[float],
-    cmp: stats.BaselineComparison,
-    outcome: str,
+    decision: Decision,
     status: CheckStatus,
     detail: str,
     label: str,
     advisory: bool,
 ) -> Check:
     metric = f"p{q * 100:g}"
+    outcome = decision.outcome
+    cmp = decision.decisive
+    assert cmp is not None
     msg = f"{name} {metric} is {format_ms(y)} against the {label}: {outcome}. {detail}"
     if advisory and status == "fail":
         status = "warn"
         msg += " Advisory only: the baseline was measured on a different machine."
+    # the bounds the decision used: where a value from the baseline's own runs falls; for a
+    # relative decision, the limit is what the baseline predicts at this run's own speed, so
+    # observed / limit is the relative change the band is about
     return Check(
         "regression",
         f"{name} {metric} vs baseline",
@@ -617,9 +888,10 @@ def _regression_check(
         msg,
         endpoint=name,
         observed=y,
-        limit=math.exp(sum(math.log(v) for v in values) / len(values)),
+        limit=y / cmp.ratio
+        if decision.by_relative
+        else math.exp(sum(math.log(v) for v in values) / len(values)),
         interval=(cmp.ratio_low, cmp.ratio_high),
         outcome=outcome,
-        # the bounds the decision used: where a value from the baseline's own runs falls
-        interval_label="noise band",
+        interval_label="noise band, run speed taken out" if decision.by_relative else "noise band",
     )

@@ -19,6 +19,7 @@ from loadgate.stats._common import Decision, Outcome, pct
 from loadgate.stats.baseline import (
     BaselineComparison,
     compare_groups,
+    compare_relative,
     compare_single,
     compare_to_baseline,
     detectable_change,
@@ -43,6 +44,7 @@ __all__ = [
     "Outcome",
     "PairedLook",
     "compare_groups",
+    "compare_relative",
     "compare_single",
     "compare_to_baseline",
     "detectable_change",

@@ -108,6 +108,70 @@ def compare_to_baseline(
     return BaselineComparison(outcome, ratio, low, high, p_value, detail)
 
 
+def compare_relative(
+    baseline: Sequence[float],
+    current: float,
+    absolute: float,
+    *,
+    alpha: float = 0.01,
+    min_effect: float = 0.10,
+) -> BaselineComparison:
+    """Test a metric against its baseline after taking out the run's own speed.
+
+    Each value is a *relative* one: the metric divided by the run's own speed, measured in the
+    same run (the verdict uses the median of the other endpoints' ratios to their baseline,
+    :func:`loadgate.verdict.relative_series`). A run on a slower moment of a shared machine
+    is slower everywhere at once, so the relative value keeps the endpoint's own changes and
+    loses most of the run-to-run noise. The test is
+    :func:`compare_to_baseline` on those ratios (prediction interval, one-sided ``alpha``),
+    so its false-alarm rate is the same whatever the machine does, as long as the ratio of
+    a run of unchanged code is drawn like the baseline's.
+
+    ``absolute`` is the metric's own ratio to the baseline's mean. A relative rise of an
+    endpoint that did not get slower itself (``absolute < 1``) is the other endpoints
+    getting faster, not a regression of this one: it passes, and the detail says so. A
+    relative fall is left to the absolute test (only rises are gated here).
+
+    >>> compare_relative([1.50, 1.52, 1.49, 1.51, 1.50], 1.82, 1.07).outcome
+    'regression'
+    >>> compare_relative([1.50, 1.52, 1.49, 1.51, 1.50], 1.82, 0.95).outcome
+    'pass'
+    """
+    check_probability("alpha", alpha)
+    if not (absolute > 0 and math.isfinite(absolute)):
+        raise ValueError(f"absolute must be a finite ratio > 0, got {absolute!r}")
+    cmp = compare_to_baseline(baseline, current, alpha=alpha, min_effect=min_effect)
+    if len(baseline) == 1:
+        return cmp
+    where = (
+        f"With the run's own speed taken out it is {pct(cmp.ratio)} against the "
+        f"{len(baseline)} baseline runs"
+    )
+    noise = f"the noise band of {pct(cmp.ratio_low)} to {pct(cmp.ratio_high)} left then"
+    outcome = cmp.outcome
+    if outcome == "improvement" or (outcome == "pass" and cmp.ratio < 1.0):
+        detail = f"{where}: not a rise, so it passes (a fall is judged by its own value)."
+        return BaselineComparison(
+            "pass", cmp.ratio, cmp.ratio_low, cmp.ratio_high, cmp.p_value, detail
+        )
+    if outcome in ("regression", "inconclusive") and absolute < 1.0:
+        detail = (
+            f"{where}, but its own value is {pct(absolute)} against the baseline: the other "
+            "endpoints got faster, this one did not get slower, so it passes."
+        )
+        return BaselineComparison(
+            "pass", cmp.ratio, cmp.ratio_low, cmp.ratio_high, cmp.p_value, detail
+        )
+    significant = cmp.ratio > cmp.ratio_high or cmp.ratio < cmp.ratio_low
+    detail = _baseline_detail(
+        outcome, where=where, noise=noise, p=cmp.p_value, significant=significant,
+        min_effect=min_effect,
+    )  # fmt: skip
+    return BaselineComparison(
+        outcome, cmp.ratio, cmp.ratio_low, cmp.ratio_high, cmp.p_value, detail
+    )
+
+
 def compare_groups(
     base: Sequence[float],
     head: Sequence[float],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from loadgate.attribution import (
     DELAY_FLOOR_MS,
@@ -75,13 +78,49 @@ def test_a_material_generator_delay_makes_the_run_invalid_and_says_where_and_why
     lags = [0.3] * 60
     lags[30:45] = [8.0] * 15  # late from 30 s to 44 s
     result.generators = [_gen(lags, cpu=35.0, wait=60.0)]
-    verdict = judge(result, [])
+    # P95 is about 13 ms, of which the generator's delay is about 7.5 ms: the budget fails as
+    # measured and would pass without that delay, so the failure rests on the generator
+    verdict = judge(result, [parse_budget(BETS, "p95 < 10ms")])
     check = next(c for c in verdict.checks if c.name == "generator kept up")
     assert verdict.status == "invalid" and check.status == "invalid"
     assert f"{BETS} p95 is" in check.message and "generator's delay could be" in check.message
     assert "for 15 s from 30 s into the run" in check.message
     assert "waited for a CPU 60% of that time" in check.message
     assert "other processes took its core" in check.message
+    assert f"with that delay taken out, {BETS} p95 < 10.0 ms would pass" in check.message
+
+
+def test_a_late_generator_no_decision_rests_on_is_a_warning() -> None:
+    """The same delay, but every decision is the same without it: a 50 ms budget holds either
+    way, so the run stands and the check says why."""
+    rng = np.random.default_rng(3)
+    delay = np.concatenate([np.full(16_000, 200), rng.uniform(3_000, 9_000, 4_000).astype(int)])
+    result = _run(8.0, delay)
+    result.generators = [_gen([8.0] * 60, cpu=35.0, wait=60.0)]
+    verdict = judge(result, [parse_budget(BETS, "p95 < 50ms")])
+    check = next(c for c in verdict.checks if c.name == "generator kept up")
+    assert (verdict.status, check.status) == ("pass", "warn")
+    assert "No decision rests on it" in check.message
+    # without the re-judgement (as each A/B run is checked) it stays invalid
+    assert _check(result).status == "invalid"  # type: ignore[attr-defined]
+
+
+def test_a_regression_that_rests_on_the_generator_makes_the_run_invalid() -> None:
+    """Five blessed runs of a 5 ms endpoint; the new run is 8 ms, of which 6 ms is the
+    generator's delay: a regression as measured at every quantile, none without the delay."""
+    from loadgate.baselines import Baseline, run_of
+
+    blessed = [
+        make_result({BETS: (lognormal_ms(m, 20_000, 10 + i, sigma=0.3), 0)}, run_id=f"b{i}")
+        for i, m in enumerate([5.0, 5.2, 4.9, 5.1, 4.95])
+    ]
+    baseline = Baseline("local", "smoke", [run_of(r) for r in blessed])
+    result = _run(8.0, np.full(20_000, 6_000))
+    result.generators = [_gen([5.0] * 60)]
+    verdict = judge(result, [], baseline)
+    check = next(c for c in verdict.checks if c.name == "generator kept up")
+    assert (verdict.status, check.status) == ("invalid", "invalid"), check.message
+    assert f"{BETS} p50 vs baseline would pass" in check.message
 
 
 def test_a_busy_generator_is_told_apart_from_a_starved_one() -> None:
@@ -160,3 +199,41 @@ def test_a_generator_whose_host_took_its_cpu_is_named_so() -> None:
     calm = _run(3.0, np.full(20_000, 2_800))
     calm.generators = [_gen([3.0] * 60, cpu=8.0, wait=0.5, per_wake=0.01, steal=1.0)]
     assert "steal" not in _check(calm).message  # type: ignore[attr-defined]
+
+
+def test_a_delay_the_blessed_runs_met_too_is_taken_out_of_them_as_well(tmp_path: Path) -> None:
+    """The blessed runs met the same 4 ms generator delay as the new run, and the baseline file
+    keeps it: judged again without the delay on both sides, nothing changes, so the run
+    stands (a warning, not invalid)."""
+    from loadgate.baselines import bless, load_baseline
+
+    blessed = []
+    for i, m in enumerate([8.0, 8.2, 7.9, 8.1, 7.95]):
+        run = _run(m, np.full(20_000, 4_000))
+        run.run_id, run.started_at = f"b{i}", f"2026-11-2{i}T10:00:00+00:00"
+        blessed.append(run)
+    path = tmp_path / "baseline.json"
+    bless(blessed, path)
+    baseline = load_baseline(path)
+    assert baseline is not None
+    assert baseline.delays(BETS, 0.5) == pytest.approx([4.0] * 5, rel=0.01)  # kept in the file
+    result = _run(8.05, np.full(20_000, 4_000))
+    result.generators = [_gen([5.0] * 60)]
+    verdict = judge(result, [], baseline)
+    check = next(c for c in verdict.checks if c.name == "generator kept up")
+    assert (verdict.status, check.status) == ("pass", "warn"), check.message
+
+
+def test_a_decision_that_rests_on_the_delay_beside_a_failure_that_does_not_is_a_warning() -> None:
+    """The 10 ms budget fails only with the generator's delay, the 4 ms one fails either way:
+    the run fails whatever the generator did, so it is not thrown away; the check names the
+    decision that would change."""
+    rng = np.random.default_rng(3)
+    delay = np.concatenate([np.full(16_000, 200), rng.uniform(3_000, 9_000, 4_000).astype(int)])
+    result = _run(8.0, delay)
+    result.generators = [_gen([8.0] * 60, cpu=35.0, wait=60.0)]
+    budgets = [parse_budget(BETS, "p95 < 10ms"), parse_budget(BETS, "p95 < 4ms")]
+    verdict = judge(result, budgets)
+    check = next(c for c in verdict.checks if c.name == "generator kept up")
+    assert (verdict.status, check.status) == ("fail", "warn"), check.message
+    assert f"{BETS} p95 < 10.0 ms would pass, but the verdict would be the same" in check.message

@@ -318,12 +318,14 @@ def _baseline_of(tmp_path: Path, names: list[str], medians: list[float]) -> Path
 
 def test_holm_corrects_across_every_gated_metric_in_judge(tmp_path: Path) -> None:
     """One metric significant on its own (p below alpha) but not against alpha / m with m
-    gated metrics: alone it is a regression; among ten endpoints' metrics, Holm makes it
-    inconclusive. The oracle is Holm's procedure applied by hand to the checks' p-values."""
+    gated metrics: alone it is a regression; among three endpoints' metrics, Holm makes it
+    inconclusive. The oracle is Holm's procedure applied by hand to the checks' p-values.
+    (Two other endpoints are too few to take the run's speed out by, so each metric is
+    tested once, on its own value; see test_relative_gate for the other test.)"""
     from loadgate import stats
 
     medians = [10.0, 10.3, 9.8, 10.1, 9.9]
-    others = [f"GET /other/{k}" for k in range(9)]
+    others = [f"GET /other/{k}" for k in range(2)]
     names = [BETS, *others]
     baseline = load_baseline(_baseline_of(tmp_path, names, medians))
     assert baseline is not None
@@ -334,7 +336,7 @@ def test_holm_corrects_across_every_gated_metric_in_judge(tmp_path: Path) -> Non
         result = make_result(current)
         y = result.endpoints[BETS].quantile_ms(0.5)
         cmp = stats.compare_to_baseline(baseline.values(BETS, 0.5), y, alpha=0.01, min_effect=0.1)
-        if cmp.outcome == "regression" and 0.01 / 30 < cmp.p_value < 0.004:
+        if cmp.outcome == "regression" and 0.01 / 9 < cmp.p_value < 0.004:
             break
     else:
         pytest.fail("no slowdown with a p-value between alpha / m and alpha")
