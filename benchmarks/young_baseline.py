@@ -20,6 +20,7 @@ to 127.0.0.1; every run is bounded in time. Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -52,8 +53,9 @@ def one_run(out: Path) -> RunResult:
 def judged(result: RunResult, baseline_file: Path) -> Verdict:
     target, profile = load_target("local"), load_profile("smoke")
     baseline = load_baseline(baseline_file)
-    return judge(result, budgets_for(target, profile), baseline, GatePolicy.from_profile(
-        result.profile))  # fmt: skip
+    # the profile's policy, as `loadgate run` judges (never the result file's own record)
+    policy = GatePolicy.from_profile(dataclasses.asdict(profile))
+    return judge(result, budgets_for(target, profile), baseline, policy)
 
 
 def main() -> None:
