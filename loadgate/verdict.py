@@ -471,6 +471,9 @@ def regression_checks(
             detail = f"{_own_value(decision.comparison, cmp, len(values))} {detail}"
         elif decision.relative is not None and math.isnan(decision.relative.ratio):
             detail += f" {decision.relative.detail}"  # the run's speed could not be taken out
+        elif decision.relative is not None and decision.outcome == "inconclusive":
+            # the own value rose with the whole run: say what is left with its speed taken out
+            detail += f" {decision.relative.detail}"
         status = status_of(decision.outcome)
         detectable = cmp.ratio_high - 1.0  # the band's upper edge: the change that stands out
         if decision.outcome == "inconclusive" and detectable > policy.max_detectable:

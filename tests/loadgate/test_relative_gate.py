@@ -272,3 +272,16 @@ def test_judge_fails_a_rise_of_one_endpoint_that_only_the_relative_test_sees(
     # the same run without the rise passes everywhere
     same = judge(_results([1.0, 1.15, 0.87, 1.1, 0.9, 1.0, 1.0])[-1], [], baseline)
     assert same.status == "pass", same.headline
+
+
+def test_a_rise_the_whole_run_shared_says_what_is_left_without_the_runs_speed() -> None:
+    """Every endpoint 30% slower than the baseline's mean, inside its ±15% run-to-run swings'
+    band: the own values are inconclusive, and each says that with the run's speed taken out
+    nothing is left."""
+    runs = _results([1.0, 1.15, 0.87, 1.1, 0.9, 1.0, 1.3])
+    baseline = Baseline("local", "smoke", [run_of(r) for r in runs[:-1]])
+    verdict = judge(runs[-1], [], baseline)
+    check = next(c for c in verdict.checks if c.name == "POST /bets p50 vs baseline")
+    assert check.outcome == "inconclusive", check.message
+    assert "With the run's own speed taken out it is" in check.message
+    assert verdict.status == "pass"
