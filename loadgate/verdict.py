@@ -473,7 +473,12 @@ def regression_checks(
             detail += f" {decision.relative.detail}"  # the run's speed could not be taken out
         elif decision.relative is not None and decision.outcome == "inconclusive":
             # the own value rose with the whole run: say what is left with its speed taken out
-            detail += f" {decision.relative.detail}"
+            left = decision.relative
+            detail += (
+                f" With the run's own speed taken out it is {stats.pct(left.ratio)} (noise band "
+                f"{stats.pct(left.ratio_low)} to {stats.pct(left.ratio_high)}): the rise is the "
+                "whole run's, a slower machine or a change that slows every endpoint alike."
+            )
         status = status_of(decision.outcome)
         detectable = cmp.ratio_high - 1.0  # the band's upper edge: the change that stands out
         if decision.outcome == "inconclusive" and detectable > policy.max_detectable:
