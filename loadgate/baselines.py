@@ -43,6 +43,16 @@ class BaselineRun:
     # the load generator's own delay met per endpoint (absent in older baselines)
     delays: dict[str, LatencyHistogram] = field(default_factory=dict)
 
+    def has(self, endpoint: str) -> bool:
+        """Whether this run measured ``endpoint`` at all."""
+        h = self.histograms.get(endpoint)
+        return h is not None and h.count > 0
+
+    def delay_ms(self, endpoint: str, q: float) -> float:
+        """The generator's delay at the q-quantile in ms (0 where it was not recorded)."""
+        d = self.delays.get(endpoint)
+        return d.quantile(q) / 1000 if d is not None and d.count else 0.0
+
 
 @dataclass
 class Baseline:
@@ -63,21 +73,13 @@ class Baseline:
     def values(self, endpoint: str, q: float) -> list[float]:
         """The q-quantile of ``endpoint`` in ms, one value per blessed run that has it."""
         return [
-            run.histograms[endpoint].quantile(q) / 1000
-            for run in self.runs
-            if endpoint in run.histograms and run.histograms[endpoint].count
+            run.histograms[endpoint].quantile(q) / 1000 for run in self.runs if run.has(endpoint)
         ]
 
     def delays(self, endpoint: str, q: float) -> list[float]:
         """The generator's delay at the q-quantile in ms, one per run of :meth:`values` (0 where
         a run did not record it)."""
-        return [
-            run.delays[endpoint].quantile(q) / 1000
-            if endpoint in run.delays and run.delays[endpoint].count
-            else 0.0
-            for run in self.runs
-            if endpoint in run.histograms and run.histograms[endpoint].count
-        ]
+        return [run.delay_ms(endpoint, q) for run in self.runs if run.has(endpoint)]
 
     def interval(self, endpoint: str, q: float) -> tuple[float, float] | None:
         """The latest run's within-run confidence interval of the q-quantile, in ms."""

@@ -22,7 +22,6 @@ from loadgate.baselines import Baseline, BaselineRun
 from loadgate.budgets import Budget
 from loadgate.checks import Check, CheckStatus, Kind
 from loadgate.durations import format_ms
-from loadgate.histogram import LatencyHistogram
 from loadgate.results import EndpointResult, RunResult
 
 ARRIVAL_RATE_TOLERANCE = 0.02  # of the arrivals due in the window
@@ -520,14 +519,9 @@ def relative_values(
 
     def value(run: BaselineRun, e: str, q: float) -> float:
         v = run.histograms[e].quantile(q) / 1000
-        if bare and e in run.delays and run.delays[e].count:
-            v = max(v - run.delays[e].quantile(q) / 1000, MIN_VALUE_MS)
-        return v
+        return max(v - run.delay_ms(e, q), MIN_VALUE_MS) if bare else v
 
-    runs = [
-        {(e, q): value(run, e, q) for e, q in metrics if _has(run.histograms, e)}
-        for run in baseline.runs
-    ]
+    runs = [{(e, q): value(run, e, q) for e, q in metrics if run.has(e)} for run in baseline.runs]
     return relative_series(runs, {(e, q): y for e, q, y in compared}, metrics)
 
 
@@ -578,11 +572,6 @@ def run_speed(
     1.1
     """
     return statistics.median(values[m] / centre for m, centre in centres.items())
-
-
-def _has(histograms: Mapping[str, LatencyHistogram], endpoint: str) -> bool:
-    h = histograms.get(endpoint)
-    return h is not None and h.count > 0
 
 
 @dataclass(frozen=True)
@@ -668,16 +657,16 @@ def gate_family(
         policy.critical_share,
         metric_of=[i for i, _ in family],
     )
-    found: dict[tuple[int, bool], tuple[str, float]] = {}
-    for (i, cmp), verdict in zip(family, decided, strict=True):
-        found[(i, cmp is relatives.get(i))] = verdict
+    # the family lists the own-value tests first, then the relative ones
+    own = dict(zip(tested, decided[: len(tested)], strict=True))
+    rel_decided = dict(zip(relatives, decided[len(tested) :], strict=True))
     out = [Decision("not gated", math.nan, None)] * len(baselines)
     for i in tested:
-        outcome, level = found[(i, False)]
+        outcome, level = own[i]
         if i not in relatives:
             out[i] = Decision(outcome, level, comparisons[i])
             continue
-        rel_outcome, rel_level = found[(i, True)]
+        rel_outcome, rel_level = rel_decided[i]
         combined, by_relative = combine_outcomes(outcome, rel_outcome)
         out[i] = Decision(combined, level, comparisons[i], relatives[i], rel_level, by_relative)
     return out

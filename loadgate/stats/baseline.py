@@ -4,6 +4,7 @@ Holm's correction across gated metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -151,25 +152,19 @@ def compare_relative(
     outcome = cmp.outcome
     if outcome == "improvement" or (outcome == "pass" and cmp.ratio < 1.0):
         detail = f"{where}: not a rise, so it passes (a fall is judged by its own value)."
-        return BaselineComparison(
-            "pass", cmp.ratio, cmp.ratio_low, cmp.ratio_high, cmp.p_value, detail
-        )
+        return dataclasses.replace(cmp, outcome="pass", detail=detail)
     if outcome in ("regression", "inconclusive") and absolute < 1.0:
         detail = (
             f"{where}, but its own value is {pct(absolute)} against the baseline: the other "
             "endpoints got faster, this one did not get slower, so it passes."
         )
-        return BaselineComparison(
-            "pass", cmp.ratio, cmp.ratio_low, cmp.ratio_high, cmp.p_value, detail
-        )
+        return dataclasses.replace(cmp, outcome="pass", detail=detail)
     significant = cmp.ratio > cmp.ratio_high or cmp.ratio < cmp.ratio_low
     detail = _baseline_detail(
         outcome, where=where, noise=noise, p=cmp.p_value, significant=significant,
         min_effect=min_effect,
     )  # fmt: skip
-    return BaselineComparison(
-        outcome, cmp.ratio, cmp.ratio_low, cmp.ratio_high, cmp.p_value, detail
-    )
+    return dataclasses.replace(cmp, outcome=outcome, detail=detail)
 
 
 def compare_groups(
