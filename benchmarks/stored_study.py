@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import random
@@ -59,9 +60,11 @@ PROFILE = "smoke"
 SIZES = (1, 2, 5, 10)
 
 
-def arms(p50: float, p95: float) -> dict[str, float]:
-    """Arm name -> the delay in ms added to every POST /bets."""
-    return {"clean": 0.0, "+20% P50": 0.2 * p50, "+50% P95": 0.5 * p95}
+# Arm name -> (quantile, share): the delay added to every POST /bets is that share of the
+# quantile in the latest clean runs (a SUT left running slows as it runs, so a delay sized
+# once, at the start, would be a smaller and smaller share of the quantile it was sized on).
+ARMS = {"+20% P50": (0.5, 0.2), "+50% P95": (0.95, 0.5)}
+RECENT = 3  # clean runs the delay is sized on
 
 
 class Proxied:
@@ -138,6 +141,12 @@ def collect(
         index = json.loads((home / "index.json").read_text())
     proxied = Proxied(home / "sut") if experiment == "proxy" else None
     started = time.monotonic()
+    recent: list[RunResult] = []  # the latest clean runs, which size the next delays
+
+    def sized(arm: str) -> float:
+        q, share = ARMS[arm]
+        latest = recent[-RECENT:]
+        return share * statistics.median(value(r, q) for r in latest)
 
     def go(arm: str, delay: float) -> RunResult:
         n = len(index) + 1
@@ -152,7 +161,9 @@ def collect(
             {"arm": arm, "delay_ms": delay, "path": str(where.relative_to(out)), "load": load}
         )
         write_json_atomic(home / "index.json", index)
-        p50 = result.endpoints[TARGET].histogram.quantile(0.5) / 1000
+        if arm == "clean":
+            recent.append(result)
+        p50 = value(result, 0.5)
         print(f"  {experiment} {n:>3} {arm:<9} delay {delay:6.3f} ms  {TARGET} P50 {p50:6.3f} ms  "
               f"load {load:4.2f}  {(time.monotonic() - started) / 60:5.1f} min",
               flush=True)  # fmt: skip
@@ -167,16 +178,14 @@ def collect(
             for arm, delay in plan:
                 go(arm, delay)
             return
-        first = [go("clean", 0.0) for _ in range(2)]
-        p50 = statistics.median(r.endpoints[TARGET].histogram.quantile(0.5) / 1000 for r in first)
-        p95 = statistics.median(r.endpoints[TARGET].histogram.quantile(0.95) / 1000 for r in first)
+        for _ in range(2):
+            go("clean", 0.0)
         plan = [("clean", 0.0)] * (clean - 2)
-        for arm, delay in arms(p50, p95).items():
-            if arm != "clean":
-                plan += [(arm, delay)] * per_arm
+        for arm in ARMS:
+            plan += [(arm, math.nan)] * per_arm
         random.Random(seed).shuffle(plan)
-        for arm, delay in plan:
-            go(arm, delay)
+        for arm, _ in plan:
+            go(arm, 0.0 if arm == "clean" else sized(arm))
     finally:
         if proxied is not None:
             proxied.close()
@@ -207,7 +216,7 @@ def analyse(out: Path, experiment: str, trials: int, seed: int) -> None:
     clean = valid.get("clean", [])
     print(f"\n{experiment}: runs per arm (valid / refused as invalid without a baseline): "
           + ", ".join(f"{a} {len(valid.get(a, []))}/{refused[a]}" for a in pools))  # fmt: skip
-    print(effects(pools, clean))
+    print(effects(out, experiment))
     print(f"{'arm':<10} {'K':>3} {'trials':>6} {'verdict FAIL':>17} {'POST /bets caught':>18} "
           f"{'by P50':>7} {'by P95':>7} {'by P99':>7} {'invalid':>8}")  # fmt: skip
     rng = random.Random(seed)
@@ -236,23 +245,41 @@ def analyse(out: Path, experiment: str, trials: int, seed: int) -> None:
                   + f" {invalid / n:>8.1%}")  # fmt: skip
 
 
-def effects(pools: dict[str, list[RunResult]], clean: list[RunResult]) -> str:
-    """What each arm did to POST /bets P50 and P95 (median over its runs against the clean
-    runs'), and to the other busy endpoints' P50 (the median of their ratios)."""
+def value(run: RunResult, q: float, name: str = TARGET) -> float:
+    """An endpoint's quantile in ms."""
+    return run.endpoints[name].histogram.quantile(q) / 1000
 
-    def med(runs: list[RunResult], name: str, q: float) -> float:
-        return statistics.median(r.endpoints[name].histogram.quantile(q) for r in runs)
 
-    every = [r for rs in pools.values() for r in rs]
+def against(run: RunResult, near: list[RunResult], q: float, name: str) -> float:
+    """A run's quantile over the geometric mean of the same quantile in ``near``."""
+    ref = math.exp(statistics.fmean(math.log(value(r, q, name)) for r in near))
+    return value(run, q, name) / ref
+
+
+def effects(out: Path, experiment: str) -> str:
+    """What each arm did to POST /bets P50 and P95, and to the other busy endpoints' P50: the
+    median over its runs of each run's value against the clean runs just before and after it
+    (their geometric mean; a SUT left running drifts, so neighbours are the fair reference)."""
+    index = json.loads((out / experiment / "index.json").read_text())
+    runs = [(e["arm"], read_result(out / e["path"] / "result.json")) for e in index]
     busy = ("GET /bets", "GET /wallet", "GET /markets", "GET /markets/[id]", "WS odds")
-    others = [n for n in busy if all(n in r.endpoints for r in every)]
-    lines = []
-    for arm, runs in pools.items():
-        p50, p95 = (med(runs, TARGET, q) / med(clean, TARGET, q) for q in (0.5, 0.95))
-        rest = statistics.median(med(runs, n, 0.5) / med(clean, n, 0.5) for n in others)
-        lines.append(f"  {arm:<10} measured: {TARGET} P50 x{p50:.3f}, P95 x{p95:.3f}; "
-                     f"other endpoints' P50 x{rest:.3f}")  # fmt: skip
-    return "\n".join(lines)
+    others = [n for n in busy if all(n in r.endpoints for _, r in runs)]
+    ratios: dict[str, dict[str, list[float]]] = {}
+    for i, (arm, judged) in enumerate(runs):
+        near = [r for a, r in runs[:i] if a == "clean"][-1:]
+        near += [r for a, r in runs[i + 1 :] if a == "clean"][:1]
+        if not near:
+            continue
+        into = ratios.setdefault(arm, {"p50": [], "p95": [], "rest": []})
+        into["p50"].append(against(judged, near, 0.5, TARGET))
+        into["p95"].append(against(judged, near, 0.95, TARGET))
+        into["rest"].append(statistics.median(against(judged, near, 0.5, n) for n in others))
+    return "\n".join(
+        f"  {arm:<10} measured against the neighbouring clean runs: {TARGET} P50 "
+        f"x{statistics.median(r['p50']):.3f}, P95 x{statistics.median(r['p95']):.3f}; other "
+        f"endpoints' P50 x{statistics.median(r['rest']):.3f} ({len(r['p50'])} runs)"
+        for arm, r in ratios.items()
+    )
 
 
 def rate(hits: int, n: int) -> str:
