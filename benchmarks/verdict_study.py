@@ -2,6 +2,7 @@
 (detection of injected regressions), plus the run-to-run noise per endpoint and quantile.
 
     python benchmarks/verdict_study.py --rounds 10 [--duration 30s]
+    python benchmarks/verdict_study.py --load pairs.json --stored runs/   # no new runs
 
 Method (said again in the printed output):
 1. Measure pairs as `loadgate ab` does: a pair is two runs of the bundled SUT side by side
@@ -21,6 +22,11 @@ Method (said again in the printed output):
 4. Stored-baseline trials: K = 1, 2, 5, 10 base-side runs blessed, another run judged by the
    gate's own procedure (not gated below 2 runs; Holm's weighted correction, budgeted endpoints
    holding most of alpha). Rates come with 95% Wilson intervals over the trials.
+5. ``--stored DIR``: the stored-baseline mode as a team meets it, on independent solo runs
+   (not the base sides of pairs, which ran beside another run) that
+   ``benchmarks/stored_study.py --out DIR`` measured: A/A at K = 1, 2, 5 and 10 (the store's
+   default) and detection of +20% on POST /bets P50 and +50% on its P95, injected by the SUT's
+   latency fault and by a delaying proxy.
 """
 
 from __future__ import annotations
@@ -307,6 +313,19 @@ def report(study: Study, trials: int, seed: int) -> None:
                   f"sd {sd:.1%}: flagged {rate:.1%}")  # fmt: skip
 
 
+def stored_rows(out: Path, trials: int, seed: int) -> None:
+    """The stored-baseline mode on independent solo runs (``stored_study.py``'s analysis)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import stored_study
+
+    found = [e for e in ("fault", "proxy") if (out / e / "index.json").exists()]
+    if not found:
+        raise SystemExit(f"{out}: no stored_study runs (fault/index.json or proxy/index.json)")
+    print(f"Stored baseline, independent solo runs kept in {out} (benchmarks/stored_study.py):")
+    for experiment in found:
+        stored_study.analyse(out, experiment, min(trials, 400), seed)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10, help="pairs per arm after calibration")
@@ -322,8 +341,17 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--save", type=Path, help="write every pair's values to this JSON file")
     parser.add_argument("--load", type=Path, help="analyse pairs saved earlier; run nothing")
+    parser.add_argument(
+        "--stored", type=Path, metavar="DIR",
+        help="also analyse the independent solo runs benchmarks/stored_study.py kept in DIR "
+        "(the stored-baseline mode as `loadgate run --baseline` meets it)",
+    )  # fmt: skip
     args = parser.parse_args()
     started = time.monotonic()
+    if args.stored:
+        stored_rows(args.stored, args.trials, args.seed)
+        if not args.load:  # analysis only: the solo runs were measured by stored_study.py
+            return 0
     if args.load:
         study = Study(args, Path("."))
         study.load(args.load)
