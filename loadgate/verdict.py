@@ -353,9 +353,9 @@ def _latency_budget(
     metric = f"{b.metric} (from intended start)" if ep.corrected is not None else b.metric
     interval = hist.quantile_interval(b.quantile, confidence)
     if interval is None:
-        if b.endpoint == "*":
-            return None  # a wildcard budget does not judge endpoints too rare to judge
-        return None  # explicit budgets: the validity check already made the run invalid
+        # too few samples to judge: a wildcard budget leaves such an endpoint alone, and for an
+        # explicit budget the validity check has already made the run invalid
+        return None
     point = max(hist.quantile(b.quantile) / 1000 - less_ms, 0.0)
     low, high = (max(v / 1000 - less_ms, 0.0) for v in interval)
     ci = f"{format_ms(point)} (95% CI {format_ms(low)}–{format_ms(high)})"
