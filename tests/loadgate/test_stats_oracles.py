@@ -206,3 +206,27 @@ def test_critical_endpoints_are_those_named_in_a_latency_budget() -> None:
         Budget("GET /markets", "p95", 50.0),
     ]
     assert critical_endpoints(budgets) == {"GET /markets"}
+
+
+@pytest.mark.parametrize(("n", "p"), [(1, 0.5), (7, 0.3), (40, 0.95), (100, 0.99), (25, 0.02)])
+def test_the_rank_searches_agree_with_exact_enumeration_from_any_start(n: int, p: float) -> None:
+    """The interval's ranks come from a search that starts at a normal guess and walks to the
+    exact answer; from starts on either side of it (near and far) and at levels on and
+    between the distribution's own values it must land where exact
+    enumeration of the binomial distribution says (the largest k with B(k) <= level; the
+    smallest k with 1 - B(k) <= level)."""
+    from loadgate.stats.intervals import _largest_k_with_cdf_at_most, _smallest_k_with_sf_at_most
+
+    cdf = [float(sp.binom.cdf(k, n, p)) for k in range(n + 1)]
+    sf = [float(sp.binom.sf(k, n, p)) for k in range(n + 1)]
+    # levels on either side of every attained value, and exactly at some of them
+    rng = np.random.default_rng(n)
+    attained = [cdf[k] for k in rng.choice(n + 1, size=min(n + 1, 4), replace=False)]
+    levels = {0.0, 1.0, 0.025, 0.975, *attained, *(c * 1.0001 for c in attained)}
+    for level in sorted(levels):
+        largest = max([-1] + [k for k in range(n + 1) if cdf[k] <= level])
+        smallest = min([n] + [k for k in range(n + 1) if sf[k] <= level])
+        near = {largest + d for d in range(-3, 4)} | {smallest + d for d in range(-3, 4)}
+        for start in sorted(near | {-3, -1, 0, 1, n // 2, n - 1, n, n + 3}):
+            assert _largest_k_with_cdf_at_most(n, p, level, start) == largest, (level, start)
+            assert _smallest_k_with_sf_at_most(n, p, level, start) == smallest, (level, start)
