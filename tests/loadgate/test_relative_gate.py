@@ -226,6 +226,19 @@ def test_compare_relative_against_the_prediction_interval_by_hand() -> None:
         stats.compare_relative(ratios, 1.82, 0.0)
 
 
+def test_a_relative_rise_the_noise_cannot_confirm_passes_only_if_the_own_value_fell() -> None:
+    """A material relative rise inside a wide band is inconclusive (a warning); when the
+    endpoint's own value fell it passes instead, and says why. Not falling (x1.00) is not
+    falling: it stays inconclusive."""
+    noisy = [1.2, 1.8, 1.4, 1.6, 1.5]
+    rising = math.exp(np.log(noisy).mean()) * 1.3
+    assert stats.compare_relative(noisy, rising, 1.05).outcome == "inconclusive"
+    assert stats.compare_relative(noisy, rising, 1.0).outcome == "inconclusive"
+    fell = stats.compare_relative(noisy, rising, 0.99)
+    assert fell.outcome == "pass"
+    assert "the other endpoints got faster, this one did not get slower" in fell.detail
+
+
 def _results(medians: list[float], bets: float = 1.0) -> list:
     names = ENDPOINTS[:5]
     return [
