@@ -237,6 +237,11 @@ def test_a_relative_rise_the_noise_cannot_confirm_passes_only_if_the_own_value_f
     fell = stats.compare_relative(noisy, rising, 0.99)
     assert fell.outcome == "pass"
     assert "the other endpoints got faster, this one did not get slower" in fell.detail
+    # the level is the caller's: at alpha = 0.2 the same rise is a regression
+    assert stats.compare_relative(noisy, rising, 1.05, alpha=0.2).outcome == "regression"
+    # the own-value rule holds from two blessed runs on
+    assert stats.compare_relative(noisy[:2], 1.5 * 1.6, 0.9).outcome == "pass"
+    assert stats.compare_relative(noisy[:2], 1.5 * 1.6, 1.1).outcome != "pass"
 
 
 def _results(medians: list[float], bets: float = 1.0) -> list:
