@@ -22,6 +22,7 @@ from loadgate import stats
 from loadgate.baselines import Baseline, run_of
 from loadgate.verdict import (
     GatePolicy,
+    Relative,
     combine_outcomes,
     family_outcomes,
     gate_family,
@@ -184,6 +185,20 @@ def test_a_metric_tested_twice_splits_its_weight() -> None:
     assert levels == pytest.approx([0.004, 0.004, 0.002])
     with pytest.raises(ValueError, match="agree"):
         family_outcomes([cmp] * 2, [True, False], 0.01, 0.8, metric_of=[0, 0])
+
+
+def test_gate_family_splits_a_metrics_weight_only_between_its_own_tests() -> None:
+    """Metric A has two blessed runs and peers (tested on its own value and relative to the
+    run: two tests); metric B has none (one test). Nothing is rejected, so A's tests are each
+    held to alpha/4 and B's to alpha/2: A's two tests share A's half of alpha. (Three tests
+    weighed alike would each get alpha/3.) Two blessed runs are enough for both tests."""
+    base = [10.0, 10.4]
+    rel = Relative(baseline=[1.0, 1.02], current=1.01, speeds=[1.0, 1.01], speed=1.005)
+    a, b = gate_family(
+        [base, base], [10.1, 10.1], [False, False], [0.1, 0.1], GatePolicy(alpha=0.01), [rel, None]
+    )
+    assert a.relative is not None and b.relative is None
+    assert (a.level, a.relative_level, b.level) == pytest.approx((0.0025, 0.0025, 0.005))
 
 
 @pytest.mark.parametrize(
