@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loadgate.baselines import bless, load_baseline
+from loadgate import stats
+from loadgate.baselines import Baseline, bless, load_baseline
 from loadgate.budgets import parse_budget
 from loadgate.errors import DataError
 from loadgate.histogram import LatencyHistogram
@@ -316,30 +317,37 @@ def _baseline_of(tmp_path: Path, names: list[str], medians: list[float]) -> Path
     return path
 
 
+def bets_slowed_to_p(
+    baseline: Baseline, names: list[str], low: float, high: float
+) -> dict[str, tuple[np.ndarray, int]]:
+    """A run's samples for ``names`` (medians of 10 ms), but with POST /bets slowed just
+    enough that its P50's own-value test against ``baseline`` is a regression with a p-value
+    strictly between ``low`` and ``high``."""
+    for median in np.arange(10.8, 14.0, 0.05):
+        current = {name: (lognormal_ms(10.0, 20_000, 500 + k), 0) for k, name in enumerate(names)}
+        current[BETS] = (lognormal_ms(float(median), 20_000, 77), 0)
+        result = make_result(current)
+        y = result.endpoints[BETS].quantile_ms(0.5)
+        cmp = stats.compare_to_baseline(baseline.values(BETS, 0.5), y, alpha=0.01, min_effect=0.1)
+        if cmp.outcome == "regression" and low < cmp.p_value < high:
+            return current
+    pytest.fail(f"no slowdown of POST /bets with a p-value between {low:.2g} and {high:.2g}")
+
+
 def test_holm_corrects_across_every_gated_metric_in_judge(tmp_path: Path) -> None:
     """One metric significant on its own (p below alpha) but not against alpha / m with m
     gated metrics: alone it is a regression; among three endpoints' metrics, Holm makes it
     inconclusive. The oracle is Holm's procedure applied by hand to the checks' p-values.
     (Two other endpoints are too few to take the run's speed out by, so each metric is
     tested once, on its own value; see test_relative_gate for the other test.)"""
-    from loadgate import stats
-
     medians = [10.0, 10.3, 9.8, 10.1, 9.9]
     others = [f"GET /other/{k}" for k in range(2)]
     names = [BETS, *others]
     baseline = load_baseline(_baseline_of(tmp_path, names, medians))
     assert baseline is not None
     # pick the slowdown whose P50 lands between alpha / m and alpha against the baseline
-    for median in np.arange(10.8, 13.0, 0.05):
-        current = {name: (lognormal_ms(10.0, 20_000, 500 + k), 0) for k, name in enumerate(names)}
-        current[BETS] = (lognormal_ms(float(median), 20_000, 77), 0)
-        result = make_result(current)
-        y = result.endpoints[BETS].quantile_ms(0.5)
-        cmp = stats.compare_to_baseline(baseline.values(BETS, 0.5), y, alpha=0.01, min_effect=0.1)
-        if cmp.outcome == "regression" and 0.01 / 9 < cmp.p_value < 0.004:
-            break
-    else:
-        pytest.fail("no slowdown with a p-value between alpha / m and alpha")
+    current = bets_slowed_to_p(baseline, names, 0.01 / 9, 0.004)
+    result = make_result(current)
     alone = judge(
         make_result({BETS: current[BETS]}), [], load_baseline(_baseline(tmp_path, medians))
     )
