@@ -180,27 +180,32 @@ def collect(
             return
         for _ in range(2):
             go("clean", 0.0)
-        plan = [("clean", 0.0)] * (clean - 2)
-        for arm in ARMS:
-            plan += [(arm, math.nan)] * per_arm
-        random.Random(seed).shuffle(plan)
-        for arm, _ in plan:
+        order = ["clean"] * (clean - 2) + [arm for arm in ARMS for _ in range(per_arm)]
+        random.Random(seed).shuffle(order)
+        for arm in order:
             go(arm, 0.0 if arm == "clean" else sized(arm))
     finally:
         if proxied is not None:
             proxied.close()
 
 
-def load_runs(out: Path, experiment: str) -> dict[str, list[RunResult]]:
+def load_index(out: Path, experiment: str) -> list[tuple[str, RunResult]]:
+    """Every run of an experiment, in the order it ran, with its arm."""
     index = json.loads((out / experiment / "index.json").read_text())
+    return [(e["arm"], read_result(out / e["path"] / "result.json")) for e in index]
+
+
+def by_arm(runs: list[tuple[str, RunResult]]) -> dict[str, list[RunResult]]:
+    """The runs of each arm, in the order they ran."""
     pools: dict[str, list[RunResult]] = {}
-    for entry in index:
-        pools.setdefault(entry["arm"], []).append(read_result(out / entry["path"] / "result.json"))
+    for arm, kept in runs:
+        pools.setdefault(arm, []).append(kept)
     return pools
 
 
 def analyse(out: Path, experiment: str, trials: int, seed: int) -> None:
-    pools = load_runs(out, experiment)
+    ordered = load_index(out, experiment)
+    pools = by_arm(ordered)
     target = load_target("local")
     profile = load_profile(PROFILE)
     budgets = budgets_for(target, profile)
@@ -216,7 +221,7 @@ def analyse(out: Path, experiment: str, trials: int, seed: int) -> None:
     clean = valid.get("clean", [])
     print(f"\n{experiment}: runs per arm (valid / refused as invalid without a baseline): "
           + ", ".join(f"{a} {len(valid.get(a, []))}/{refused[a]}" for a in pools))  # fmt: skip
-    print(effects(out, experiment))
+    print(effects(ordered))
     print(f"{'arm':<10} {'K':>3} {'trials':>6} {'verdict FAIL':>17} {'POST /bets caught':>18} "
           f"{'by P50':>7} {'by P95':>7} {'by P99':>7} {'invalid':>8}")  # fmt: skip
     rng = random.Random(seed)
@@ -256,12 +261,10 @@ def against(run: RunResult, near: list[RunResult], q: float, name: str) -> float
     return value(run, q, name) / ref
 
 
-def effects(out: Path, experiment: str) -> str:
+def effects(runs: list[tuple[str, RunResult]]) -> str:
     """What each arm did to POST /bets P50 and P95, and to the other busy endpoints' P50: the
     median over its runs of each run's value against the clean runs just before and after it
     (their geometric mean; a SUT left running drifts, so neighbours are the fair reference)."""
-    index = json.loads((out / experiment / "index.json").read_text())
-    runs = [(e["arm"], read_result(out / e["path"] / "result.json")) for e in index]
     busy = ("GET /bets", "GET /wallet", "GET /markets", "GET /markets/[id]", "WS odds")
     others = [n for n in busy if all(n in r.endpoints for _, r in runs)]
     ratios: dict[str, dict[str, list[float]]] = {}
