@@ -29,7 +29,7 @@ from typing import Any
 from loadgate import stats
 from loadgate.attribution import generator_checks, judged_quantiles
 from loadgate.budgets import Budget
-from loadgate.checks import Check, CheckStatus
+from loadgate.checks import Check, CheckStatus, quantile_metric
 from loadgate.config import Profile, Target
 from loadgate.durations import format_ms
 from loadgate.errors import InfraError, InvalidRunError, UsageError
@@ -272,7 +272,9 @@ def metric_value(result: RunResult, metric: Metric) -> float:
     name, q = metric
     ep = result.endpoints.get(name)
     if ep is None or ep.histogram.count == 0:
-        raise InvalidRunError(f"{result.run_id}: no {name} requests; cannot compare p{q * 100:g}")
+        raise InvalidRunError(
+            f"{result.run_id}: no {name} requests; cannot compare {quantile_metric(q)}"
+        )
     return max(ep.gated.quantile(q) / 1000, 0.001)  # corrected in the open model
 
 
@@ -324,7 +326,7 @@ def generator_trust(
         was, now = look.decision == "regression", bare.decision == "regression"
         if was == now:
             continue
-        label = f"{metric[0]} p{metric[1] * 100:g}"
+        label = f"{metric[0]} {quantile_metric(metric[1])}"
         # the delay only diluted it: without it the change is as large or larger, and only
         # less certain (each run's own delay taken out adds that delay's spread)
         diluted = was and bare.ratio >= look.ratio
@@ -353,7 +355,9 @@ def generator_trust(
                 f"head/base = {bare.ratio:.3f} (p = {bare.p_value:.2g}): {bare.decision}, "
                 f"against {look.ratio:.3f} (p = {look.p_value:.2g}) as measured. {advice}",
                 endpoint=metric[0],
-                observed=bare.ratio,
+                metric=quantile_metric(metric[1]),
+                quantile=metric[1],
+                ratio=bare.ratio,
                 outcome=bare.decision,
             )
         )
@@ -388,6 +392,7 @@ def _verdict(
     trust: list[Check] | None = None,
 ) -> Verdict:
     checks: list[Check] = []
+    base_rev = trees["base"][1]
     for name, q in metrics:
         look = looks[(name, q)]
         undecided = look.decision == "continue"  # stopped early by a regression elsewhere
@@ -405,7 +410,7 @@ def _verdict(
             if catch > request.policy.max_detectable:
                 decision = "not gated"
         status = status_of(decision)
-        metric = f"p{q * 100:g}"
+        metric = quantile_metric(q)
         msg = (
             f"{name} {metric}: head/base = {look.ratio:.3f} "
             f"(90% bounds {look.ratio_low:.3f}–{look.ratio_upper90:.3f}) over {look.pairs} "
@@ -420,51 +425,27 @@ def _verdict(
         )  # fmt: skip
         checks.append(
             Check(
-                "regression",
+                "paired",
                 f"{name} {metric} A/B",
                 status,
                 msg,
                 endpoint=name,
-                observed=look.ratio,
+                metric=metric,
+                quantile=q,
+                ratio=look.ratio,
                 interval=(look.ratio_low, look.ratio_upper90),
                 outcome=decision,
                 interval_label="90% bounds",
+                against=f"the base revision {base_rev}",
             )
         )
     checks += trust or []
-    failed = [c for c in checks if c.status == "fail"]
-    invalid = [c for c in checks if c.status == "invalid"]
-    base_rev, head_rev = trees["base"][1], trees["head"][1]
-    if invalid:
-        headline = invalid[0].message + (
-            f" (and {len(invalid) - 1} more metrics alike)" if len(invalid) > 1 else ""
-        )
-    elif failed:
-        first = failed[0]
-        headline = (
-            f"{first.endpoint} {first.name.split()[-2]} is {first.observed:.2f}× the base "
-            f"revision {base_rev} in paired runs"
-            + (f" (and {len(failed) - 1} more regressions)" if len(failed) > 1 else "")
-            + "."
-        )
-    else:
-        regs = [c for c in checks if c.kind == "regression"]
-        unsure = sum(1 for c in regs if c.outcome == "inconclusive")
-        noisy = sum(1 for c in regs if c.outcome == "not gated")
-        gated = len(regs) - noisy
-        pairs = max((lk.pairs for lk in looks.values()), default=0)
-        headline = (
-            f"No regression against {base_rev} in {gated} gated metrics (paired A/B)"
-            + (f"; {unsure} inconclusive after {pairs} pairs" if unsure else "")
-            + (f"; {noisy} too noisy to gate" if noisy else "")
-            + "."
-        )
     how = "side by side" if request.side_by_side else "one after the other"
-    return Verdict(
-        status="invalid" if invalid else "fail" if failed else "pass",
-        headline=headline,
-        checks=tuple(checks),
-        baseline=f"paired A/B ({how}): base {base_rev}, head {head_rev}",
+    return Verdict.of(
+        checks,
+        way="paired",
+        baseline=f"paired A/B ({how}): base {base_rev}, head {trees['head'][1]}",
+        pairs=max((lk.pairs for lk in looks.values()), default=0),
     )
 
 
@@ -522,7 +503,7 @@ def describe(outcome: AbOutcome) -> list[str]:
         ratio = f"{look.ratio:.3f}" if look else "-"
         noise = outcome.noise.get(metric)
         spread = f"{noise:.1%}" if noise is not None else "-"
-        label = f"{metric[0]} p{metric[1] * 100:g}"
+        label = f"{metric[0]} {quantile_metric(metric[1])}"
         lines.append(
             f"{label:<28} {format_ms(base[len(base) // 2]):>14} "
             f"{format_ms(head[len(head) // 2]):>14} {ratio:>7} {spread:>10}  {decision}"

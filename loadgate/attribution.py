@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from loadgate import stats
 from loadgate.budgets import Budget
-from loadgate.checks import Check, CheckStatus
+from loadgate.checks import Check, CheckStatus, quantile_metric
 from loadgate.durations import format_ms
 from loadgate.results import GeneratorHealth, ProcessSamples, RunResult
 
@@ -72,7 +72,7 @@ class Attribution:
 
     @property
     def label(self) -> str:
-        return f"{self.endpoint} p{self.quantile * 100:g}"
+        return f"{self.endpoint} {quantile_metric(self.quantile)}"
 
     @property
     def delay_material(self) -> bool:
@@ -210,8 +210,8 @@ def _kept_up(
         f"The load generator's own delay could account for a material part of what was "
         f"measured: {named}{more}. {_late_seconds(result, gens, threshold)}{rests}",
         endpoint=material[0].endpoint,
-        observed=material[0].delay_ms,
-        limit=max(DELAY_FLOOR_MS, DELAY_SHARE * material[0].client_ms),
+        value=material[0].delay_ms,
+        threshold=max(DELAY_FLOOR_MS, DELAY_SHARE * material[0].client_ms),
     )
 
 
@@ -328,7 +328,7 @@ def _accounted(rows: list[Attribution]) -> list[Check]:
             "The rest is connection setup, the server's accept queue or event loop, or the "
             "network.",
             endpoint=unexplained[0].endpoint,
-            observed=unexplained[0].outside_ms,
+            value=unexplained[0].outside_ms,
         )
     ]
 
@@ -351,8 +351,8 @@ def cpu_checks(result: RunResult) -> list[Check]:
             "pass" if ok else "invalid",
             f"{who} used {cpu:.0f}% of a core on average"
             + ("." if ok else f", above {GENERATOR_CPU_LIMIT:.0f}%: it was the bottleneck."),
-            observed=cpu,
-            limit=GENERATOR_CPU_LIMIT,
+            value=cpu,
+            threshold=GENERATOR_CPU_LIMIT,
         )
     ]
     return out + _saturated_stretches(result, gens)
@@ -398,7 +398,7 @@ def _saturated_stretches(result: RunResult, gens: list[ProcessSamples]) -> list[
             "generator never saturated for long",
             "pass" if ok else "invalid",
             msg,
-            observed=length,
-            limit=SATURATED_STRETCH_S,
+            value=length,
+            threshold=SATURATED_STRETCH_S,
         )
     ]

@@ -36,12 +36,21 @@ class Budget:
 
     @property
     def text(self) -> str:
-        if self.quantile is None:
-            return f"errors < {self.limit * 100:g}%"
-        return f"{self.metric} < {format_ms(self.limit)}"
+        return budget_text(self.metric, self.quantile, self.limit)
 
     def applies_to(self, endpoint: str) -> bool:
         return self.endpoint in ("*", endpoint)
+
+
+def budget_text(metric: str, quantile: float | None, limit: float) -> str:
+    """A budget as people write it: ``p99 < 250 ms``, ``errors < 1%``.
+
+    >>> budget_text("p99", 0.99, 250.0), budget_text("errors", None, 0.01)
+    ('p99 < 250 ms', 'errors < 1%')
+    """
+    if quantile is None:
+        return f"errors < {limit * 100:g}%"
+    return f"{metric} < {format_ms(limit)}"
 
 
 def parse_budget(endpoint: str, expression: str, source: str = "") -> Budget:

@@ -21,7 +21,6 @@ from loadgate import ab, baselines, compare, config, micro, report, results, run
 from loadgate.budgets import Budget, budgets_from_result
 from loadgate.durations import format_ms, parse_duration
 from loadgate.errors import ConfigError, DataError, LoadgateError, UsageError
-from loadgate.report.health import generator_summary, server_ms
 from loadgate.verdict import GatePolicy, Verdict, judge
 
 EXIT_INTERRUPTED = 130
@@ -334,34 +333,7 @@ def _judging_baseline(
 
 
 def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
-    click.echo(f"\n{verdict.status.upper()}: {verdict.headline}")
-    if result.profile.get("kind") == "micro":
-        click.echo(f"{len(result.endpoints)} benchmarks, {result.total_requests} rounds")
-    else:
-        click.echo(
-            f"{result.users_reached}/{result.users_target} users, {result.rps:.0f} req/s over "
-            f"{result.window_s:.0f} s ({result.warmup_s:.0f} s warm-up excluded)"
-        )
-    generator = generator_summary(result)
-    if generator is not None:
-        click.echo(f"generator: {generator.text}")
-    width = max([24, *(len(n) for n in result.endpoints)])
-    # the server's own P95 (Server-Timing) beside the client-side one, only when measured
-    server = {name: server_ms(ep, 0.95) for name, ep in result.endpoints.items()}
-    shown = any(v is not None for v in server.values())
-    srv = f" {'server p95':>10}" if shown else ""
-    head = f"{'endpoint':<{width}} {'requests':>9} {'fail':>6} {'p50':>9} {'p95':>9}"
-    click.echo(f"{head}{srv} {'p99':>9}")
-    for name, ep in sorted(result.endpoints.items()):
-        q = [format_ms(ep.quantile_ms(p)) for p in (0.5, 0.95, 0.99)]
-        ms = server[name]
-        srv = f" {'–' if ms is None else format_ms(ms):>10}" if shown else ""
-        click.echo(
-            f"{name:<{width}} {ep.requests:>9} {ep.failures:>6} {q[0]:>9} {q[1]:>9}{srv} {q[2]:>9}"
-        )
-    for check in verdict.checks:
-        if check.status != "pass":
-            click.echo(f"  [{check.status}] {check.message}")
+    click.echo(report.render_terminal(result, verdict), nl=False)
 
 
 @cli.command("ab")
@@ -649,9 +621,7 @@ def compare_cmd(a: Path, b: Path, min_effect: float, alpha: float, force: bool) 
     """Is B a regression against A? A and B are results or baselines; nothing is run."""
     policy = GatePolicy(min_effect=min_effect, alpha=alpha, force_compare=force)
     verdict = compare.compare(compare.load_side(a), compare.load_side(b), policy)
-    click.echo(f"{verdict.status.upper()}: {verdict.headline}")
-    for check in verdict.checks:
-        click.echo(f"  [{check.outcome or check.status}] {check.message}")
+    click.echo(report.render_comparison(verdict), nl=False)
     sys.exit(verdict.exit_code)
 
 

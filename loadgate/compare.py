@@ -17,7 +17,7 @@ from pathlib import Path
 
 from loadgate import stats
 from loadgate.baselines import Baseline, load_baseline, run_of
-from loadgate.checks import Check
+from loadgate.checks import Check, quantile_metric
 from loadgate.errors import DataError
 from loadgate.results import RunResult, read_result
 from loadgate.verdict import GatePolicy, Verdict, family_outcomes, regression_checks, status_of
@@ -60,19 +60,7 @@ def compare(a: Side, b: Side, policy: GatePolicy | None = None) -> Verdict:
         checks = regression_checks(b.result, a.baseline, (), policy)
     else:
         checks = _groups(a.baseline, b.baseline, policy)
-    failed = [c for c in checks if c.status == "fail"]
-    if failed:
-        headline = failed[0].message
-        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        headline = headline.split(":")[0] + f": a regression{more}."
-    else:
-        headline = f"No regression in {len(checks)} compared metrics."
-    return Verdict(
-        status="fail" if failed else "pass",
-        headline=headline,
-        checks=tuple(checks),
-        baseline=f"{a.path} ({a.baseline.label})",
-    )
+    return Verdict.of(checks, way="compare", baseline=f"{a.path} ({a.baseline.label})")
 
 
 def _groups(a: Baseline, b: Baseline, policy: GatePolicy) -> list[Check]:
@@ -95,16 +83,20 @@ def _groups(a: Baseline, b: Baseline, policy: GatePolicy) -> list[Check]:
     )
     out = []
     for (name, q, cmp), (outcome, _level) in zip(rows, decided, strict=True):
-        metric = f"p{q * 100:g}"
+        metric = quantile_metric(q)
         out.append(
             Check(
-                "regression",
+                "baseline",
                 f"{name} {metric}",
                 status_of(outcome),
                 f"{name} {metric}: {outcome}. {cmp.detail}",
                 endpoint=name,
+                metric=metric,
+                quantile=q,
+                ratio=cmp.ratio,
                 interval=(cmp.ratio_low, cmp.ratio_high),
                 outcome=outcome,
+                against=f"the {a.label}",
             )
         )
     return out

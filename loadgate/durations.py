@@ -46,10 +46,16 @@ def parse_latency_ms(value: str) -> float:
 
 def format_ms(ms: float) -> str:
     """A latency for people: ``0.84 ms``, ``12.3 ms``, ``245 ms``, ``2.31 s``."""
+    number, unit = ms_parts(ms)
+    return f"{number} {unit}"
+
+
+def ms_parts(ms: float) -> tuple[str, str]:
+    """:func:`format_ms` as its number and unit: ``('2.31', 's')``."""
     if ms >= 1000:
-        return f"{ms / 1000:.2f} s"
+        return f"{ms / 1000:.2f}", "s"
     if ms >= 100:
-        return f"{ms:.0f} ms"
+        return f"{ms:.0f}", "ms"
     if ms >= 10:
-        return f"{ms:.1f} ms"
-    return f"{ms:.2f} ms"
+        return f"{ms:.1f}", "ms"
+    return f"{ms:.2f}", "ms"

@@ -20,7 +20,7 @@ from loadgate import stats
 from loadgate.attribution import delays_to_test, generator_checks, judged_quantiles
 from loadgate.baselines import Baseline, BaselineRun
 from loadgate.budgets import Budget
-from loadgate.checks import Check, CheckStatus, Kind
+from loadgate.checks import Check, CheckStatus, Kind, quantile_metric
 from loadgate.durations import format_ms
 from loadgate.results import EndpointResult, RunResult
 
@@ -83,9 +83,18 @@ class GatePolicy:
         return [f"{k} {theirs[k]} (now {v})" for k, v in mine.items() if theirs[k] != v]
 
 
+# how a verdict was reached: one run judged (budgets, a stored baseline), two stored results or
+# baselines compared, or paired A/B runs of two revisions
+Way = Literal["run", "compare", "paired"]
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """PASS, FAIL or INVALID with every check behind it and a one-sentence reason."""
+    """PASS, FAIL or INVALID with every check behind it and a one-sentence reason.
+
+    Made with :meth:`of`, which decides the status and writes the headline from the checks'
+    fields, the same way for every way of reaching a verdict.
+    """
 
     status: Literal["pass", "fail", "invalid"]
     headline: str
@@ -93,12 +102,87 @@ class Verdict:
     baseline: str | None = None
     settings: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        checks: Sequence[Check],
+        way: Way = "run",
+        baseline: str | None = None,
+        settings: Mapping[str, float] | None = None,
+        pairs: int = 0,
+    ) -> Verdict:
+        """The verdict of ``checks``: INVALID if any is invalid, else FAIL if any failed, else
+        PASS. ``pairs``: how many pairs a paired A/B ran, for its headline.
+
+        >>> ok = Check("validity", "run completed", "pass", "The run completed as planned.")
+        >>> Verdict.of([ok]).headline.split(":")[0]
+        'All 1 checks passed'
+        """
+        status: Literal["pass", "fail", "invalid"]
+        if any(c.status == "invalid" for c in checks):
+            status = "invalid"
+        elif any(c.status == "fail" for c in checks):
+            status = "fail"
+        else:
+            status = "pass"
+        return cls(
+            status=status,
+            headline=write_headline(status, checks, way, pairs),
+            checks=tuple(checks),
+            baseline=baseline,
+            settings=dict(settings or {}),
+        )
+
     @property
     def exit_code(self) -> int:
         return {"pass": 0, "fail": 1, "invalid": 4}[self.status]
 
     def of_kind(self, kind: Kind) -> list[Check]:
         return [c for c in self.checks if c.kind == kind]
+
+
+def write_headline(status: str, checks: Sequence[Check], way: Way = "run", pairs: int = 0) -> str:
+    """One sentence for the verdict, written from the checks' fields: the first invalid or
+    failing check (a regression as its value and change against what it was compared with),
+    or what passed."""
+    if status in ("invalid", "fail"):
+        found = [c for c in checks if c.status == status]
+        first = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        if status == "fail" and first.mode == "paired" and first.ratio is not None:
+            return (
+                f"{first.endpoint} {first.metric} is {first.ratio:.2f}× {first.against} in "
+                f"paired runs{more}."
+            )
+        if status == "fail" and first.mode == "baseline":
+            if first.value is None or first.ratio is None:
+                return f"{first.endpoint} {first.metric}: a regression{more}."
+            return (
+                f"{first.endpoint} {first.metric} is {format_ms(first.value)}, "
+                f"{stats.pct(first.ratio)} against {first.against}: a regression{more}."
+            )
+        return f"{first.message.rstrip('.')}{more}."
+    if way == "compare":
+        return f"No regression in {len(checks)} compared metrics."
+    warnings = [c.message for c in checks if c.status == "warn"]
+    if way == "paired":
+        regs = [c for c in checks if c.mode == "paired"]
+        unsure = sum(1 for c in regs if c.outcome == "inconclusive")
+        noisy = sum(1 for c in regs if c.outcome == "not gated")
+        against = regs[0].against if regs else "the base revision"
+        return (
+            f"No regression against {against} in {len(regs) - noisy} gated metrics (paired A/B)"
+            + (f"; {unsure} inconclusive after {pairs} pairs" if unsure else "")
+            + (f"; {noisy} too noisy to gate" if noisy else "")
+            + "."
+        )
+    extra = f"; {len(warnings)} warning(s): {warnings[0].rstrip('.')}" if warnings else ""
+    if not any(c.kind == "regression" for c in checks):
+        return (
+            f"All {len(checks)} checks passed{extra}: the budgets held; no regression was "
+            "checked (no baseline to compare with)."
+        )
+    return f"All {len(checks)} checks passed{extra}."
 
 
 def judge(
@@ -123,19 +207,9 @@ def judge(
         changed = changed_decisions(decisions, again)
         flips = any(c.status == "fail" for c in decisions) != any(c.status == "fail" for c in again)
     checks = [*validity_checks(result, budgets, policy.quantiles, changed, flips), *decisions]
-    label = compared.label if compared is not None else None
-    status: Literal["pass", "fail", "invalid"]
-    if any(c.status == "invalid" for c in checks):
-        status = "invalid"
-    elif any(c.status == "fail" for c in checks):
-        status = "fail"
-    else:
-        status = "pass"
-    return Verdict(
-        status=status,
-        headline=_headline(status, checks),
-        checks=tuple(checks),
-        baseline=label,
+    return Verdict.of(
+        checks,
+        baseline=compared.label if compared is not None else None,
         settings={
             "min_effect": policy.min_effect,
             "alpha": policy.alpha,
@@ -157,23 +231,6 @@ def changed_decisions(before: Sequence[Check], after: Sequence[Check]) -> list[s
         if (b.status == "fail") != (a.status == "fail"):
             out.append(f"{b.name} would {'fail' if a.status == 'fail' else 'pass'}")
     return out
-
-
-def _headline(status: str, checks: Sequence[Check]) -> str:
-    wanted = {"invalid": "invalid", "fail": "fail", "pass": "warn"}[status]
-    reasons = [c.message for c in checks if c.status == wanted]
-    if status == "pass":
-        total = len(checks)
-        extra = f"; {len(reasons)} warning(s): {reasons[0].rstrip('.')}" if reasons else ""
-        if not any(c.kind == "regression" for c in checks):
-            return (
-                f"All {total} checks passed{extra}: the budgets held; no regression was "
-                "checked (no baseline to compare with)."
-            )
-        return f"All {total} checks passed{extra}."
-    head = reasons[0].rstrip(".")
-    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
-    return f"{head}{more}."
 
 
 # --- validity -------------------------------------------------------------------------------
@@ -203,8 +260,8 @@ def validity_checks(
             "pass" if ok else "invalid",
             f"{result.users_reached} of {result.users_target} users were reached"
             + ("." if ok else f", short of the {needed} needed."),
-            observed=result.users_reached,
-            limit=needed,
+            value=result.users_reached,
+            threshold=needed,
         )
     )
     out += _arrival_checks(result)
@@ -247,8 +304,8 @@ def _arrival_checks(result: RunResult) -> list[Check]:
             f"The generators intended {a.intended} arrivals in the {result.window_s:.0f} s "
             f"window, {intended_rate:.4g}/s, for {a.rate:g}/s asked"
             + ("." if on_rate else f": {expected:.0f} were due; the rate was not what was asked."),
-            observed=intended_rate,
-            limit=a.rate,
+            value=intended_rate,
+            threshold=a.rate,
         ),
         Check(
             "validity",
@@ -257,8 +314,8 @@ def _arrival_checks(result: RunResult) -> list[Check]:
             f"{a.dropped} of {a.intended} arrivals at {a.rate:g}/s were given up after waiting "
             f"a second's backlog for a free user ({a.dropped_fraction * 100:.1f}% dropped"
             + (")." if ok else f", above {(1 - USERS_REACHED_FRACTION) * 100:.0f}%)."),
-            observed=a.dropped_fraction,
-            limit=1 - USERS_REACHED_FRACTION,
+            value=a.dropped_fraction,
+            threshold=1 - USERS_REACHED_FRACTION,
         ),
     ]
 
@@ -272,32 +329,21 @@ def _sample_checks(result: RunResult, budgets: Sequence[Budget]) -> list[Check]:
         needed = stats.min_samples_for_interval(b.quantile)
         have = ep.histogram.count if ep else 0
         name = f"{b.endpoint} samples for {b.metric}"
-        if have >= needed and ep is not None:
-            out.append(
-                Check(
-                    "validity",
-                    name,
-                    "pass",
-                    f"{b.endpoint} has {have} samples, enough for a {b.metric} interval"
-                    f"{_width(ep, b.quantile)}.",
-                    endpoint=b.endpoint,
-                    observed=have,
-                    limit=needed,
-                )
+        status: CheckStatus = "pass"
+        if ep is not None and have >= needed:
+            said = (
+                f"{b.endpoint} has {have} samples, enough for a {b.metric} interval"
+                f"{_width(ep, b.quantile)}."
             )
         else:
             what = f"only {have} samples" if ep else "no requests recorded"
-            out.append(
-                Check(
-                    "validity",
-                    name,
-                    "invalid",
-                    f"{b.endpoint} has {what}; its {b.metric} budget needs at least {needed}.",
-                    endpoint=b.endpoint,
-                    observed=have,
-                    limit=needed,
-                )
-            )
+            status = "invalid"
+            said = f"{b.endpoint} has {what}; its {b.metric} budget needs at least {needed}."
+        check = Check(
+            "validity", name, status, said, endpoint=b.endpoint,
+            metric=b.metric, quantile=b.quantile, value=have, threshold=needed,
+        )  # fmt: skip
+        out.append(check)
     return out
 
 
@@ -375,7 +421,10 @@ def _latency_budget(
             f"{name} {metric} is {ci}, within its {format_ms(b.limit)} budget "
             f"({headroom:.0f}% headroom)."
         )
-    return Check("budget", label, status, msg, name, point, b.limit, (low, high))
+    return Check(
+        "budget", label, status, msg, endpoint=name, metric=b.metric, quantile=b.quantile,
+        value=point, threshold=b.limit, interval=(low, high),
+    )  # fmt: skip
 
 
 def _error_budget(name: str, ep: EndpointResult, b: Budget, confidence: float) -> Check | None:
@@ -393,7 +442,10 @@ def _error_budget(name: str, ep: EndpointResult, b: Budget, confidence: float) -
     else:
         status = "pass"
         msg = f"{name} error rate is {text}, within its {b.limit * 100:g}% budget."
-    return Check("budget", f"{name} {b.text}", status, msg, name, rate, b.limit, (low, high))
+    return Check(
+        "budget", f"{name} {b.text}", status, msg, endpoint=name, metric=b.metric,
+        value=rate, threshold=b.limit, interval=(low, high),
+    )  # fmt: skip
 
 
 # --- regression -----------------------------------------------------------------------------
@@ -435,11 +487,13 @@ def regression_checks(
         if not values or current.quantile_interval(q, policy.confidence) is None:
             out.append(
                 Check(
-                    "regression",
-                    f"{name} p{q * 100:g} vs baseline",
+                    "baseline",
+                    f"{name} {quantile_metric(q)} vs baseline",
                     "pass",
-                    f"{name} p{q * 100:g}: not in the baseline; not compared.",
+                    f"{name} {quantile_metric(q)}: not in the baseline; not compared.",
                     endpoint=name,
+                    metric=quantile_metric(q),
+                    quantile=q,
                     outcome="inconclusive",
                 )
             )
@@ -553,7 +607,7 @@ def relative_series(
         if len(peers) < MIN_PEERS or not usable or any(current[m] <= 0 for m in group):
             out.append(None)
             continue
-        centres = {m: math.exp(statistics.fmean(math.log(run[m]) for run in usable)) for m in peers}
+        centres = {m: stats.geometric_mean([run[m] for run in usable]) for m in peers}
         speeds = [run_speed(run, centres) for run in usable]
         speed = run_speed(current, centres)
         series = [run[(name, q)] / v for run, v in zip(usable, speeds, strict=True)]
@@ -792,11 +846,11 @@ def family_outcomes(
 
 
 def _too_young(name: str, q: float, y: float, values: Sequence[float]) -> Check:
-    metric = f"p{q * 100:g}"
+    metric = quantile_metric(q)
     ratio = y / values[0]
     runs = f"{len(values)} baseline run{'s' if len(values) != 1 else ''}"
     return Check(
-        "regression",
+        "baseline",
         f"{name} {metric} vs baseline",
         "pass",
         f"{name} {metric} is {format_ms(y)}, {stats.pct(ratio)} against {runs}; not gated: "
@@ -804,9 +858,13 @@ def _too_young(name: str, q: float, y: float, values: Sequence[float]) -> Check:
         "difference between two runs of the same code is often larger than a regression. "
         "Bless more runs of the main branch to gate it.",
         endpoint=name,
-        observed=y,
-        limit=values[0],
+        metric=metric,
+        quantile=q,
+        value=y,
+        reference=values[0],
+        ratio=ratio,
         outcome="not gated",
+        against=runs,
     )
 
 
@@ -867,7 +925,7 @@ def _regression_check(
     label: str,
     advisory: bool,
 ) -> Check:
-    metric = f"p{q * 100:g}"
+    metric = quantile_metric(q)
     outcome = decision.outcome
     cmp = decision.decisive
     assert cmp is not None
@@ -876,19 +934,21 @@ def _regression_check(
         status = "warn"
         msg += " Advisory only: the baseline was measured on a different machine."
     # the bounds the decision used: where a value from the baseline's own runs falls; for a
-    # relative decision, the limit is what the baseline predicts at this run's own speed, so
-    # observed / limit is the relative change the band is about
+    # relative decision, the reference is what the baseline predicts at this run's own speed,
+    # so the ratio is the relative change the band is about
     return Check(
-        "regression",
+        "baseline",
         f"{name} {metric} vs baseline",
         status,
         msg,
         endpoint=name,
-        observed=y,
-        limit=y / cmp.ratio
-        if decision.by_relative
-        else math.exp(sum(math.log(v) for v in values) / len(values)),
+        metric=metric,
+        quantile=q,
+        value=y,
+        reference=y / cmp.ratio if decision.by_relative else stats.geometric_mean(values),
+        ratio=cmp.ratio,
         interval=(cmp.ratio_low, cmp.ratio_high),
         outcome=outcome,
+        against=f"the {label}",
         interval_label="noise band, run speed taken out" if decision.by_relative else "noise band",
     )

@@ -15,10 +15,18 @@ from loadgate.files import write_text_atomic
 from loadgate.report.html import render_html
 from loadgate.report.junit import render_junit
 from loadgate.report.markdown import render_markdown
+from loadgate.report.terminal import render_comparison, render_terminal
 from loadgate.results import RunResult
 from loadgate.verdict import Verdict
 
-__all__ = ["render_html", "render_junit", "render_markdown", "write_reports"]
+__all__ = [
+    "render_comparison",
+    "render_html",
+    "render_junit",
+    "render_markdown",
+    "render_terminal",
+    "write_reports",
+]
 
 FILES = {"html": "report.html", "markdown": "summary.md", "junit": "junit.xml"}
 

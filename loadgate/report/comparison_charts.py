@@ -163,17 +163,19 @@ def stream_outcomes_chart(result: RunResult) -> Chart | None:
     if not streams:
         return None
     rows: list[tuple[str, int]] = []
+    delivered: list[bool] = []  # blue bars; the rest (conflated, gaps, drops) orange
     for name, ep in streams:
-        rows.append((f"{label(name, 30)}: delivered", ep.histogram.count))
-        rows += [(f"{label(name, 30)}: {label(k, 24)}", v) for k, v in sorted(ep.outcomes.items())]
+        lost = [(f"{label(name, 30)}: {label(k, 24)}", v) for k, v in sorted(ep.outcomes.items())]
         if ep.failures:
-            rows.append((f"{label(name, 30)}: failed", ep.failures))
+            lost.append((f"{label(name, 30)}: failed", ep.failures))
+        rows += [(f"{label(name, 30)}: delivered", ep.histogram.count), *lost]
+        delivered += [True] + [False] * len(lost)
     longest = max(len(t) for t, _ in rows)
     with style():
         fig, (ax,) = figure(1, 1, 0.3 * len(rows), top=0.2, left=min(4.5, 0.4 + 0.068 * longest))
         ys = np.arange(len(rows))
         counts = [max(c, 0) for _, c in rows]
-        colours = [BLUE if t.endswith(": delivered") else ORANGE for t, _ in rows]
+        colours = [BLUE if d else ORANGE for d in delivered]
         ax.barh(ys, [max(c, 0.8) for c in counts], color=colours, height=0.6)
         for y, c in zip(ys, counts, strict=True):
             ax.annotate(f" {c:,}", (max(c, 1), y), va="center", fontsize=7.5)

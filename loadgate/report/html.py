@@ -40,7 +40,6 @@ from loadgate.report.summary import (
     endpoint_rows,
     headline_figures,
     key_rows,
-    metric_of,
     percent,
 )
 from loadgate.results import RunResult
@@ -88,25 +87,23 @@ def chart_budgets(verdict: Verdict) -> dict[str, list[tuple[str, float]]]:
     """Latency ceilings per endpoint, read from the verdict's budget checks."""
     out: dict[str, list[tuple[str, float]]] = {}
     for c in verdict.of_kind("budget"):
-        metric = metric_of(c)
-        if c.endpoint and c.limit is not None and metric.startswith("p"):
-            out.setdefault(c.endpoint, []).append((metric, c.limit))
+        if c.endpoint and c.metric and c.quantile is not None and c.threshold is not None:
+            out.setdefault(c.endpoint, []).append((c.metric, c.threshold))
     return out
 
 
 def gated_quantiles(verdict: Verdict, rows: list[EndpointRow]) -> dict[str, list[str]]:
     """Quantiles the verdict compared with the baseline, else the budgeted ones, else P95/P99."""
-    out: dict[str, list[str]] = {}
+    found: dict[str, dict[str, float]] = {}
     for kind in KINDS_GATED:
         for c in verdict.of_kind(kind):
-            metric = metric_of(c)
-            if c.endpoint and metric.startswith("p") and metric not in out.get(c.endpoint, []):
-                out.setdefault(c.endpoint, []).append(metric)
-        if out:
+            if c.endpoint and c.metric and c.quantile is not None:
+                found.setdefault(c.endpoint, {})[c.metric] = c.quantile
+        if found:
             break
-    if not out:
-        out = {r.name: ["p95", "p99"] for r in key_rows(rows)}
-    return {name: sorted(metrics, key=lambda m: float(m[1:])) for name, metrics in out.items()}
+    if not found:
+        found = {r.name: {"p95": 0.95, "p99": 0.99} for r in key_rows(rows)}
+    return {name: sorted(metrics, key=metrics.__getitem__) for name, metrics in found.items()}
 
 
 def build_charts(

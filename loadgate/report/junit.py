@@ -19,7 +19,6 @@ import xml.etree.ElementTree as ET
 
 from loadgate.checks import Check
 from loadgate.durations import format_ms
-from loadgate.report.summary import metric_of
 from loadgate.results import RunResult
 from loadgate.verdict import Verdict
 
@@ -31,10 +30,9 @@ def _text(value: str) -> str:
 
 
 def _value(check: Check, value: float) -> str:
-    metric = metric_of(check)
-    if check.kind in ("budget", "regression") and metric.startswith("p"):
+    if check.kind in ("budget", "regression") and check.quantile is not None:
         return format_ms(value)
-    if metric == "errors":
+    if check.metric == "errors":
         return f"{value * 100:.3g}%"
     return f"{value:g}"
 
@@ -44,11 +42,14 @@ def details(check: Check) -> str:
     lines = [check.message, f"status: {check.status}"]
     if check.endpoint is not None:
         lines.append(f"endpoint: {check.endpoint}")
-    if check.observed is not None:
-        lines.append(f"observed: {_value(check, check.observed)}")
-    if check.limit is not None:
-        what = "baseline mean" if check.kind == "regression" else "limit"
-        lines.append(f"{what}: {_value(check, check.limit)}")
+    if check.value is not None:
+        lines.append(f"observed: {_value(check, check.value)}")
+    if check.mode == "paired" and check.ratio is not None:
+        lines.append(f"head/base ratio: {check.ratio:.3f}")
+    if check.reference is not None:
+        lines.append(f"baseline: {_value(check, check.reference)}")
+    if check.threshold is not None:
+        lines.append(f"limit: {_value(check, check.threshold)}")
     if check.interval is not None:
         low, high = check.interval
         if check.kind == "regression":

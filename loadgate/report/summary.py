@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from loadgate.baselines import Baseline
+from loadgate.budgets import budget_text
 from loadgate.checks import Check, Kind
-from loadgate.durations import format_ms
+from loadgate.durations import format_ms, ms_parts
 from loadgate.results import EndpointResult, RunResult
 from loadgate.stats import pct
 from loadgate.verdict import Verdict
@@ -133,7 +134,7 @@ def signed(percent: float) -> str:
 
 def span_ms(low: float, high: float) -> str:
     """``48.6–49.5 ms``; ``812 ms–1.02 s`` when the units differ."""
-    (a, unit_a), (b, unit_b) = format_ms(low).split(" "), format_ms(high).split(" ")
+    (a, unit_a), (b, unit_b) = ms_parts(low), ms_parts(high)
     return f"{a}–{b} {unit_b}" if unit_a == unit_b else f"{a} {unit_a}–{b} {unit_b}"
 
 
@@ -152,12 +153,6 @@ def checks_by_kind(verdict: Verdict) -> list[tuple[str, list[Check]]]:
     return [(k, sorted_checks(verdict.of_kind(k))) for k in KIND_ORDER if verdict.of_kind(k)]
 
 
-def metric_of(check: Check) -> str:
-    """``p99`` / ``errors`` for a budget or regression check, from its name."""
-    rest = check.name[len(check.endpoint or "") :].strip()
-    return rest.split(" ", 1)[0] if rest else ""
-
-
 def _quantile(ep: EndpointResult, p: float) -> Quantile:
     iv = ep.histogram.quantile_interval(p)
     ms = ep.quantile_ms(p)
@@ -167,12 +162,12 @@ def _quantile(ep: EndpointResult, p: float) -> Quantile:
 
 
 def _budget_cell(check: Check) -> BudgetCell:
-    metric = metric_of(check)
     headroom = None
-    if check.observed is not None and check.limit:
-        headroom = (1 - check.observed / check.limit) * 100
-    text = check.name[len(check.endpoint or "") :].strip()
-    return BudgetCell(metric, text, check.status, headroom, check.message)
+    if check.value is not None and check.threshold:
+        headroom = (1 - check.value / check.threshold) * 100
+    assert check.metric is not None and check.threshold is not None
+    text = budget_text(check.metric, check.quantile, check.threshold)
+    return BudgetCell(check.metric, text, check.status, headroom, check.message)
 
 
 def _change_cell(check: Check) -> ChangeCell | None:
@@ -180,19 +175,13 @@ def _change_cell(check: Check) -> ChangeCell | None:
     stored baseline, the run against the baseline's mean with the noise band (or with one
     baseline run, the ratios the two runs' own intervals allow). No bounds where the decision
     had none (one baseline run and no intervals)."""
-    if check.observed is None:
-        return None
-    if check.name.endswith(" A/B"):
-        ratio = check.observed
-    elif check.limit:
-        ratio = check.observed / check.limit
-    else:
+    if check.ratio is None or check.metric is None:
         return None
     low, high = check.interval or (None, None)
     if low is None or high is None or low <= 0 or math.isinf(high):
         low = high = None
     return ChangeCell(
-        metric_of(check), ratio, low, high, check.interval_label or "bounds",
+        check.metric, check.ratio, low, high, check.interval_label or "bounds",
         check.outcome or check.status, check.status, check.message,
     )  # fmt: skip
 

@@ -15,7 +15,7 @@ All comparisons treat *higher as worse* (latency, error rate): a ratio above one
 possible regression. Pass reciprocals for metrics where higher is better (throughput).
 """
 
-from loadgate.stats._common import Decision, Outcome, pct
+from loadgate.stats._common import Decision, Outcome, geometric_mean, pct
 from loadgate.stats.baseline import (
     BaselineComparison,
     compare_groups,
@@ -48,6 +48,7 @@ __all__ = [
     "compare_single",
     "compare_to_baseline",
     "detectable_change",
+    "geometric_mean",
     "holm",
     "holm_thresholds",
     "look_levels",

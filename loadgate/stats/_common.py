@@ -44,6 +44,15 @@ def log(name: str, value: float) -> float:
     return float(logs(name, [value])[0])
 
 
+def geometric_mean(values: Sequence[float]) -> float:
+    """The centre of run-level values on the log scale the tests use.
+
+    >>> geometric_mean([1.0, 4.0])
+    2.0
+    """
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
 def spread(logs: npt.NDArray[np.float64]) -> float:
     """Sample standard deviation (ddof=1), with rounding noise snapped to zero."""
     sd = float(np.std(logs, ddof=1))

@@ -139,8 +139,8 @@ def test_a_regression_the_delay_only_diluted_stands(tmp_path: Path) -> None:
     (check,) = _trust(BASE, head, base_delay, [0.0] * 6, tmp_path)
     assert check.status == "warn", check.message
     assert "the regression stands" in check.message
-    assert check.outcome == "inconclusive" and check.observed is not None
-    assert check.observed > 3.0
+    assert check.outcome == "inconclusive" and check.ratio is not None
+    assert check.ratio > 3.0
 
 
 def test_a_hidden_regression_beside_a_found_one_is_a_warning(tmp_path: Path) -> None:

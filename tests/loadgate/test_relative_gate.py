@@ -298,8 +298,8 @@ def test_judge_fails_a_rise_of_one_endpoint_that_only_the_relative_test_sees(
     assert "With the run's own speed taken out it is +2" in check.message
     assert "Its own value is" in check.message and "other endpoints ran" in check.message
     assert check.interval_label == "noise band, run speed taken out"
-    assert check.observed is not None and check.limit is not None and check.interval is not None
-    assert check.observed / check.limit == pytest.approx(1.25, rel=0.03)
+    assert check.ratio is not None and check.interval is not None
+    assert check.ratio == pytest.approx(1.25, rel=0.03)
     assert check.interval[1] < 1.1  # the relative band, not the own value's (±15% and more)
     assert verdict.status == "fail"
     # the same run without the rise passes everywhere

@@ -91,8 +91,9 @@ def test_paired_ab_checks_show_their_ratio_per_endpoint(result: RunResult) -> No
 
     name = next(iter(result.endpoints))
     check = Check(
-        "regression", f"{name} p95 A/B", "fail", f"{name} p95: head/base = 1.300 …",
-        endpoint=name, observed=1.3, interval=(1.2, 1.4), outcome="regression",
+        "paired", f"{name} p95 A/B", "fail", f"{name} p95: head/base = 1.300 …",
+        endpoint=name, metric="p95", quantile=0.95, ratio=1.3, interval=(1.2, 1.4),
+        outcome="regression",
         interval_label="90% bounds",
     )  # fmt: skip
     verdict = Verdict(status="fail", headline="slower", checks=(check,), baseline="paired A/B")
@@ -109,8 +110,9 @@ def test_a_stored_baseline_change_shows_the_band_the_decision_used(result: RunRe
 
     name = next(iter(result.endpoints))
     check = Check(
-        "regression", f"{name} p95 vs baseline", "warn", f"{name} p95 …: inconclusive.",
-        endpoint=name, observed=63.9, limit=10.0, interval=(0.7, 1.44),
+        "baseline", f"{name} p95 vs baseline", "warn", f"{name} p95 …: inconclusive.",
+        endpoint=name, metric="p95", quantile=0.95, value=63.9, reference=10.0, ratio=6.39,
+        interval=(0.7, 1.44),
         outcome="inconclusive", interval_label="noise band",
     )  # fmt: skip
     verdict = Verdict(status="pass", headline="…", checks=(check,), baseline="5 runs")

@@ -74,8 +74,10 @@ def test_markdown_snapshot() -> None:
             "fail",
             "POST /bets p99 is 1.00 s, above its 500 ms budget.",
             endpoint="POST /bets",
-            observed=1000.0,
-            limit=500.0,
+            metric="p99",
+            quantile=0.99,
+            value=1000.0,
+            threshold=500.0,
             interval=(998.0, 1000.0),
         ),
     )

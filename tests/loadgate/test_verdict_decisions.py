@@ -124,14 +124,14 @@ def test_at_a_rate_of_one_arrival_per_window_none_is_not_delivered(
     checks = {c.name: c for c in validity_checks(result, [])}
     assert checks["arrival rate intended"].status == status
     assert checks["arrival rate delivered"].status == status
-    assert checks["arrival rate intended"].observed == pytest.approx(intended / 50.0)
+    assert checks["arrival rate intended"].value == pytest.approx(intended / 50.0)
 
 
 def test_samples_are_checked_for_each_budget_after_a_wildcard() -> None:
     result = make_result({BETS: (lognormal_ms(10.0, 5_000, 3), 0)})
     budgets = [parse_budget("*", "errors < 1%"), parse_budget("GET /gone", "p95 < 10ms")]
     [check] = [c for c in validity_checks(result, budgets) if c.name.endswith("samples for p95")]
-    assert check.status == "invalid" and check.observed == 0 and check.limit == 72
+    assert check.status == "invalid" and check.value == 0 and check.threshold == 72
 
 
 def test_a_budget_judged_without_the_generators_delay_loses_it_from_value_and_interval() -> None:
@@ -144,7 +144,7 @@ def test_a_budget_judged_without_the_generators_delay_loses_it_from_value_and_in
     assert interval is not None
     [raw] = budget_checks(result, budgets)
     [less] = budget_checks(result, budgets, less={(BETS, 0.99): 5.0})
-    assert raw.observed == pytest.approx(p99) and less.observed == pytest.approx(p99 - 5.0)
+    assert raw.value == pytest.approx(p99) and less.value == pytest.approx(p99 - 5.0)
     assert less.interval == pytest.approx((interval[0] / 1000 - 5.0, interval[1] / 1000 - 5.0))
     [floor] = budget_checks(result, budgets, less={(BETS, 0.99): 1e6})
-    assert floor.observed == 0.0 and floor.interval == (0.0, 0.0) and floor.status == "pass"
+    assert floor.value == 0.0 and floor.interval == (0.0, 0.0) and floor.status == "pass"

@@ -135,9 +135,9 @@ def test_a_budget_check_reports_the_estimate_and_its_interval() -> None:
     result = _result(_spread_us(2_000))
     low, point, high = _interval_ms(result, 0.99)
     (check,) = budget_checks(result, [parse_budget(BETS, "p99 < 1s")])
-    assert check.observed == pytest.approx(point)
+    assert check.value == pytest.approx(point)
     assert check.interval == pytest.approx((low, high))
-    assert check.limit == pytest.approx(1000.0)  # ms
+    assert check.threshold == pytest.approx(1000.0)  # ms
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_an_error_budget_at_its_limit_holds(failures: int, status: str) -> None:
     result = _result(_spread_us(1_000 - failures), failures=failures)
     (check,) = budget_checks(result, [parse_budget(BETS, "errors < 1%")])
     assert check.status == status, check.message
-    assert check.observed == pytest.approx(failures / 1000)
+    assert check.value == pytest.approx(failures / 1000)
 
 
 def test_an_endpoint_with_no_requests_gets_no_error_budget_check() -> None:
