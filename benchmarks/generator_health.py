@@ -42,9 +42,10 @@ sys.path.insert(0, str(REPO))
 from loadgate import stats  # noqa: E402
 from loadgate.attribution import attribute, judged_quantiles  # noqa: E402
 from loadgate.config import budgets_for, load_profile, load_target  # noqa: E402
+from loadgate.policy import GatePolicy  # noqa: E402
 from loadgate.results import RunResult, write_result  # noqa: E402
 from loadgate.runner import RunRequest, run  # noqa: E402
-from loadgate.verdict import GatePolicy, Verdict, judge  # noqa: E402
+from loadgate.verdict import Verdict, judge  # noqa: E402
 
 HOG = "import time\nend = time.time() + {s}\nwhile time.time() < end:\n    pass\n"
 CONDITIONS = {"quiet": None, "hog on the generator's core": 1, "hog on the SUT's core": 0}
@@ -101,7 +102,7 @@ def one_run(profile_name: str, out: Path, hog_core: int | None) -> Outcome:
     profile = load_profile(profile_name)
     budgets = budgets_for(target, profile)
     with hogs(hog_core, profile.run_time_s + 120):
-        result = run(RunRequest(target, profile, out_dir=out, budgets=budgets)).result
+        result = run(RunRequest(target, profile, out_dir=out)).result
     write_result(out / "result.json", result)
     policy = GatePolicy.from_profile(result.profile)
     return Outcome(result, judge(result, budgets, None, policy))

@@ -50,10 +50,11 @@ from loadgate import stats  # noqa: E402
 from loadgate.baselines import Baseline, run_of  # noqa: E402
 from loadgate.config import budgets_for, load_profile, load_target  # noqa: E402
 from loadgate.files import write_json_atomic  # noqa: E402
+from loadgate.policy import GatePolicy  # noqa: E402
 from loadgate.processes import free_port, wait_healthy  # noqa: E402
 from loadgate.results import RunResult, read_result, write_result  # noqa: E402
 from loadgate.runner import RunRequest, run  # noqa: E402
-from loadgate.verdict import GatePolicy, judge  # noqa: E402
+from loadgate.verdict import judge  # noqa: E402
 
 TARGET = "POST /bets"
 PROFILE = "smoke"
@@ -114,8 +115,7 @@ class Proxied:
 
 def one_run(out: Path, target: object, faults: tuple[str, ...]) -> RunResult:
     profile = load_profile(PROFILE)
-    budgets = budgets_for(target, profile)  # type: ignore[arg-type]
-    request = RunRequest(target, profile, out_dir=out, budgets=budgets, pin=True, sut_faults=faults)  # type: ignore[arg-type]
+    request = RunRequest(target, profile, out_dir=out, pin=True, sut_faults=faults)  # type: ignore[arg-type]
     outcome = run(request)
     if outcome.infra_error:
         raise SystemExit(f"run in {out} failed: {outcome.infra_error}")

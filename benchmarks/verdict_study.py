@@ -46,8 +46,9 @@ from loadgate import ab, config, stats
 from loadgate.attribution import judged_quantiles
 from loadgate.durations import parse_duration
 from loadgate.files import write_json_atomic
+from loadgate.policy import GatePolicy
 from loadgate.runner import RunRequest, run_side_by_side
-from loadgate.verdict import GatePolicy, critical_endpoints, gate_family, relative_series
+from loadgate.verdict import critical_endpoints, gate_family, relative_series
 
 TARGET_ENDPOINT = "POST /bets"
 TARGET_METRIC = (TARGET_ENDPOINT, 0.95)

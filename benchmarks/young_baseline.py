@@ -35,15 +35,15 @@ sys.path.insert(0, str(REPO))
 
 from loadgate.baselines import bless, load_baseline  # noqa: E402
 from loadgate.config import budgets_for, load_profile, load_target  # noqa: E402
+from loadgate.policy import GatePolicy  # noqa: E402
 from loadgate.results import RunResult, write_result  # noqa: E402
 from loadgate.runner import RunRequest, run  # noqa: E402
-from loadgate.verdict import GatePolicy, Verdict, judge  # noqa: E402
+from loadgate.verdict import Verdict, judge  # noqa: E402
 
 
 def one_run(out: Path) -> RunResult:
     target, profile = load_target("local"), load_profile("smoke")
-    budgets = budgets_for(target, profile)
-    outcome = run(RunRequest(target, profile, out_dir=out, budgets=budgets, pin=True))
+    outcome = run(RunRequest(target, profile, out_dir=out, pin=True))
     if outcome.infra_error:
         raise SystemExit(f"run in {out} failed: {outcome.infra_error}")
     write_result(out / "result.json", outcome.result)

@@ -16,6 +16,7 @@ For example::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import shutil
 import statistics
@@ -34,9 +35,10 @@ from loadgate.config import Profile, Target
 from loadgate.durations import format_ms
 from loadgate.errors import InfraError, InvalidRunError, UsageError
 from loadgate.files import write_json_atomic
+from loadgate.policy import GatePolicy
 from loadgate.results import RunResult, write_result
 from loadgate.runner import RunRequest, run_side_by_side
-from loadgate.verdict import GatePolicy, Verdict, status_of
+from loadgate.verdict import Verdict, status_of
 
 LOOKS = (3, 6, 10)
 Progress = Callable[[str], None]
@@ -241,7 +243,6 @@ def _run_step(
                 target=request.target,
                 profile=request.profile,
                 out_dir=out,
-                budgets=request.budgets,
                 sut_root=trees[side][0],
                 command=request.command,
             )
@@ -250,11 +251,13 @@ def _run_step(
     )
     results = []
     for i, (outcome, out, (pair, side)) in enumerate(zip(outcomes, outs, step, strict=True)):
-        result = outcome.result
-        result.environment["ab"] = {
+        ab = {
             "side": side, "pair": pair + 1, "rev": trees[side][1],
             "side_by_side": request.side_by_side,
         }  # fmt: skip
+        result = dataclasses.replace(
+            outcome.result, environment={**outcome.result.environment, "ab": ab}
+        )
         write_result(out / "result.json", result)
         n = done + i + 1
         if outcome.interrupted:

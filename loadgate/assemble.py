@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadgate.budgets import Budget
-from loadgate.capacity import find_knee
 from loadgate.config import Profile, Target
 from loadgate.errors import DataError
 from loadgate.histogram import LatencyHistogram
@@ -32,6 +30,7 @@ from loadgate.results import (
     endpoints_from_dict,
     generators_from_list,
 )
+from loadgate.server_metrics import ServerMetrics
 from loadgate.shapes import parse_shape
 
 
@@ -57,7 +56,7 @@ def assemble(
     environment: dict[str, Any],
     processes: list[ProcessSamples],
     command: list[str],
-    budgets: tuple[Budget, ...] = (),
+    server_metrics: ServerMetrics | None = None,
 ) -> RunResult:
     """Turn the plugin's recording into a RunResult (histograms stay exact; series per second)."""
     t0 = float(recording.get("t0") or time.time())
@@ -72,8 +71,6 @@ def assemble(
     # the plugin's own (a worker refused, ...) explain what follows, such as a short window
     notes.extend(str(n) for n in recording.get("notes", []))
     stages = _stages(recording, profile)
-    if stages:
-        notes.append("capacity: " + find_knee(stages, budgets).sentence())
     arrivals = None
     if recording.get("open_model"):
         counts = recording.get("arrivals", {})
@@ -83,11 +80,7 @@ def assemble(
         complete = False
         notes.append(f"the measurement window covered {window_s:.0f} of {profile.duration_s:.0f} s")
     profile_dict = dataclasses.asdict(profile)
-    # the merged budgets travel with the result, so it can be judged again from the file alone
-    profile_dict["budgets"] = [
-        {"endpoint": b.endpoint, "metric": b.metric, "limit": b.limit, "source": b.source}
-        for b in budgets
-    ]
+    del profile_dict["budgets"]  # judgement, not measurement: the verdict records its budgets
     # processes sampled relative to our own start; shift onto the recording's time axis
     return RunResult(
         run_id=run_id,
@@ -111,6 +104,7 @@ def assemble(
         arrivals=arrivals,
         stages=stages,
         generators=generators,
+        server_metrics=server_metrics,
     )
 
 

@@ -11,6 +11,8 @@ For example::
 from __future__ import annotations
 
 import datetime as dt
+import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,12 @@ class Baseline:
         return [
             run.histograms[endpoint].quantile(q) / 1000 for run in self.runs if run.has(endpoint)
         ]
+
+    def spread(self, endpoint: str, q: float) -> float | None:
+        """The run-to-run standard deviation of the q-quantile's log (0.1: runs differ by about
+        10%); None below two runs."""
+        logs = [math.log(v) for v in self.values(endpoint, q) if v > 0]
+        return statistics.stdev(logs) if len(logs) >= 2 else None
 
     def delays(self, endpoint: str, q: float) -> list[float]:
         """The generator's delay at the q-quantile in ms, one per run of :meth:`values` (0 where

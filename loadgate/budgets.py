@@ -7,6 +7,7 @@ Budget(endpoint='POST /bets', metric='p99', limit=250.0, source='')
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from loadgate.durations import format_ms, parse_latency_ms
@@ -40,6 +41,26 @@ class Budget:
 
     def applies_to(self, endpoint: str) -> bool:
         return self.endpoint in ("*", endpoint)
+
+
+def expand(budgets: Sequence[Budget], endpoints: Iterable[str]) -> list[tuple[str, Budget]]:
+    """Each budget with the endpoints it judges, in the budgets' order: a wildcard's are every
+    endpoint measured (sorted) except those with their own budget for that metric; an
+    endpoint's own budget names it whether it was measured or not.
+
+    >>> own, every = Budget("POST /bets", "p99", 250.0), Budget("*", "p99", 500.0)
+    >>> [(name, b.limit) for name, b in expand([own, every], ["GET /bets", "POST /bets"])]
+    [('POST /bets', 250.0), ('GET /bets', 500.0)]
+    """
+    explicit = {(b.endpoint, b.metric) for b in budgets if b.endpoint != "*"}
+    measured = sorted(endpoints)
+    out: list[tuple[str, Budget]] = []
+    for b in budgets:
+        if b.endpoint == "*":
+            out += [(n, b) for n in measured if (n, b.metric) not in explicit]
+        else:
+            out.append((b.endpoint, b))
+    return out
 
 
 def budget_text(metric: str, quantile: float | None, limit: float) -> str:

@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadgate.budgets import Budget
+from loadgate.budgets import Budget, expand
+from loadgate.checks import Check
 from loadgate.durations import format_ms
-from loadgate.results import EndpointResult, Stage
+from loadgate.results import EndpointResult, RunResult, Stage
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,23 @@ class Knee:
         )
 
 
+def knee_check(result: RunResult, budgets: Sequence[Budget]) -> Check | None:
+    """The knee of a capacity run as a check of the verdict (None for other runs). It says
+    where to look and never fails the gate: each step is short and coarsely measured."""
+    if not result.stages:
+        return None
+    knee = find_knee(result.stages, budgets)
+    return Check(
+        "budget",
+        "capacity knee",
+        "pass",
+        f"Capacity: {knee.sentence()}.",
+        metric="capacity",
+        value=knee.users,
+        threshold=knee.broke_at,
+    )
+
+
 def find_knee(stages: Sequence[Stage], budgets: Sequence[Budget]) -> Knee:
     """Walk the steps upwards; stop at the first whose budgets broke."""
     held: int | None = None
@@ -59,17 +77,10 @@ def find_knee(stages: Sequence[Stage], budgets: Sequence[Budget]) -> Knee:
 def _breach(stage: Stage, budgets: Sequence[Budget]) -> str:
     if not stage.endpoints:
         return "no requests were measured"
-    explicit = {(b.endpoint, b.metric) for b in budgets if b.endpoint != "*"}
-    for b in budgets:
-        names = (
-            [n for n in sorted(stage.endpoints) if (n, b.metric) not in explicit]
-            if b.endpoint == "*"
-            else [b.endpoint]
-        )
-        for name in names:
-            ep = stage.endpoints.get(name)
-            if ep is not None and (reason := _broken(name, ep, b)):
-                return reason
+    for name, b in expand(budgets, stage.endpoints):
+        ep = stage.endpoints.get(name)
+        if ep is not None and (reason := _broken(name, ep, b)):
+            return reason
     return ""
 
 

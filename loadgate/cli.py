@@ -6,22 +6,19 @@ codes: 0 pass · 1 gate failed · 2 usage/config · 3 infrastructure · 4 invali
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from loadgate import ab, baselines, compare, config, micro, report, results, runner
-from loadgate.budgets import Budget, budgets_from_result
+from loadgate import ab, baselines, compare, config, judging, micro, report, results, runner
 from loadgate.durations import format_ms, parse_duration
-from loadgate.errors import ConfigError, DataError, LoadgateError, UsageError
-from loadgate.verdict import GatePolicy, Verdict, judge
+from loadgate.errors import DataError, LoadgateError, UsageError
+from loadgate.policy import GatePolicy
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70  # EX_SOFTWARE
@@ -170,10 +167,10 @@ def run(
     )
     if faults and tgt.start is None:
         raise UsageError(f"--fault needs a target the harness starts; {tgt.path} has no [start]")
-    budgets = config.budgets_for(tgt, profile)
     # the gate policy is the profile's (and the command line's), never a result file's
-    policy = GatePolicy.from_profile(dataclasses.asdict(profile), force)
-    baseline, baseline_at = _baseline(tgt.name, profile.name, baseline_file, no_baseline)
+    baseline, baseline_at = judging.choose_baseline(
+        tgt.name, profile.name, baseline_file, no_baseline
+    )
     request = runner.RunRequest(
         target=tgt,
         profile=profile,
@@ -181,7 +178,6 @@ def run(
         pin=pin,
         sut_faults=faults,
         command=("loadgate", *sys.argv[1:]),
-        budgets=budgets,
         master=master,
         expect_workers=expect_workers,
         master_port=master_port,
@@ -189,18 +185,10 @@ def run(
     )
     outcome = runner.run(request, progress=_say)
     results.write_result(outcome.out_dir / "result.json", outcome.result)
-    verdict = judge(outcome.result, budgets, baseline, policy)
-    outcome.result.judged_with = judged_with(policy, budgets, baseline, baseline_at)
-    results.write_result(outcome.out_dir / "result.json", outcome.result)
-    paths = report.write_reports(outcome.out_dir, outcome.result, verdict, baseline)
-    _print_summary(outcome.result, verdict)
-    _say(f"report: {paths['html']}")
-    if outcome.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    if outcome.infra_error:
-        _say(f"error: {outcome.infra_error}")
-        sys.exit(3)
-    sys.exit(verdict.exit_code)
+    policy = GatePolicy.from_profile(dataclasses.asdict(profile), force)
+    budgets = config.budgets_for(tgt, profile)
+    how = judging.Judging(budgets, policy, baseline, baseline_at)
+    _finish(judging.judge_and_report(outcome.result, outcome.out_dir, how), outcome)
 
 
 # the CI step's name (DESIGN §1): the same command, one run judged, exit code = verdict
@@ -224,116 +212,16 @@ def worker(master_host: str, master_port: int, processes: int, allow_remote: boo
     sys.exit(subprocess.run(command, check=False, cwd=config.PROJECT_ROOT).returncode)
 
 
-def _baseline(
-    target: str, scenario: str, path: Path | None, disabled: bool
-) -> tuple[baselines.Baseline | None, Path | None]:
-    """The baseline to judge with and where it came from (None, None: judge budgets only)."""
-    if disabled:
-        return None, None
-    if path is not None:
-        found = baselines.load_baseline(path)
-        if found is None:
-            raise UsageError(f"{path}: baseline not found")
-        return found, path
-    default = baselines.baseline_path(target, scenario)
-    found = baselines.load_baseline(default)
-    return found, default if found is not None else None
-
-
-def judged_with(
-    policy: GatePolicy,
-    budgets: Sequence[Budget],
-    baseline: baselines.Baseline | None,
-    path: Path | None,
-) -> dict[str, Any]:
-    """What a result records it was judged with, so ``loadgate report`` can judge it alike."""
-    return {
-        "policy": policy.to_dict(),
-        "budgets": [
-            {"endpoint": b.endpoint, "metric": b.metric, "limit": b.limit, "source": b.source}
-            for b in budgets
-        ],
-        "baseline": None
-        if baseline is None or path is None
-        else {
-            "path": str(path),
-            "label": baseline.label,
-            "runs": [r.run_id for r in baseline.runs],
-        },
-    }
-
-
-def _judging_policy(
-    result: results.RunResult, force: bool
-) -> tuple[GatePolicy, tuple[Budget, ...], str]:
-    """The policy and budgets to judge a stored result with: its target's and profile's as they
-    are now (a result file never sets its own), or, where this checkout has neither, the ones
-    the result records it was judged with; and a sentence saying which."""
-    record = result.judged_with or {}
-    try:
-        target, profile = config.load_target(result.target), config.load_profile(result.scenario)
-    except ConfigError:
-        stored = record.get("policy") or result.profile
-        try:
-            budgets = budgets_from_result({"budgets": record.get("budgets", [])}
-                                          if record else result.profile)  # fmt: skip
-            policy = GatePolicy.from_profile(stored, force)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise DataError(f"corrupt result: judged_with: {exc}") from None
-        return (
-            policy,
-            budgets,
-            (
-                f"the policy and budgets the result records (no target {result.target!r} or "
-                f"profile {result.scenario!r} here)"
-            ),
-        )
-    policy = GatePolicy.from_profile(dataclasses.asdict(profile), force)
-    said = f"the policy and budgets of target {target.name} and profile {profile.name}"
-    if record.get("policy"):
-        try:
-            changed = policy.differences(GatePolicy.from_profile(record["policy"], force))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            changed = ["(its record is unreadable)"]
-        if changed:
-            said += "; the run was judged with " + ", ".join(changed)
-    return policy, config.budgets_for(target, profile), said
-
-
-def _judging_baseline(
-    result: results.RunResult, path: Path | None, disabled: bool
-) -> tuple[baselines.Baseline | None, str]:
-    """The baseline to judge a stored result with: the one named on the command line, else the
-    one it was judged against (the same runs, where they are all still there), else none when
-    it was judged without one; and a sentence saying which."""
-    record = (result.judged_with or {}).get("baseline", "unrecorded")
-    if disabled or path is not None or record == "unrecorded":
-        found, at = _baseline(result.target, result.scenario, path, disabled)
-        return found, f"baseline {at}" if found is not None else "no baseline"
-    if record is None:
-        return None, "no baseline, as when it was run (--baseline FILE to compare)"
-    try:
-        at, runs = Path(record["path"]), [str(r) for r in record["runs"]]
-    except (KeyError, TypeError) as exc:
-        raise DataError(f"corrupt result: judged_with.baseline: {exc}") from None
-    found = baselines.load_baseline(at)
-    if found is None:
-        raise UsageError(
-            f"{at}: the baseline this run was judged against is gone; name one with "
-            "--baseline FILE or judge budgets only with --no-baseline"
-        )
-    kept = [r for r in found.runs if r.run_id in runs]
-    if len(kept) == len(runs):
-        found.runs = kept
-        return found, f"the baseline it was judged against ({at}, the same {len(runs)} runs)"
-    return found, (
-        f"baseline {at} as it is now ({len(kept)} of the {len(runs)} runs it was judged "
-        "against remain)"
-    )
-
-
-def _print_summary(result: results.RunResult, verdict: Verdict) -> None:
-    click.echo(report.render_terminal(result, verdict), nl=False)
+def _finish(judged: judging.Judged, outcome: runner.RunOutcome | None = None) -> None:
+    """Show a judged run and exit with its code (an interrupted or broken run's first)."""
+    click.echo(judged.terminal, nl=False)
+    _say(f"report: {judged.paths['html']}")
+    if outcome is not None and outcome.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if outcome is not None and outcome.infra_error:
+        _say(f"error: {outcome.infra_error}")
+        sys.exit(3)
+    sys.exit(judged.verdict.exit_code)
 
 
 @cli.command("ab")
@@ -454,19 +342,15 @@ def micro_cmd(
     force: bool,
 ) -> None:
     """Run a micro-benchmark suite and judge it like a load test (median round time)."""
-    baseline, _at = _baseline(micro.TARGET, suite, baseline_file, no_baseline)
+    baseline, at = judging.choose_baseline(micro.TARGET, suite, baseline_file, no_baseline)
     out_dir = runner.prepare_out_dir(out, runner.make_run_id(f"micro-{suite}"))
     json_path = imported or out_dir / "benchmark.json"
     if imported is None:
         _say(f"running micro-benchmark suite {suite!r} ...")
         micro.run_suite(suite, json_path)
     result = micro.import_benchmarks(json_path, suite, ["loadgate", *sys.argv[1:]])
-    results.write_result(out_dir / "result.json", result)
-    verdict = judge(result, (), baseline, GatePolicy.from_profile(result.profile, force))
-    paths = report.write_reports(out_dir, result, verdict, baseline)
-    _print_summary(result, verdict)
-    _say(f"report: {paths['html']}")
-    sys.exit(verdict.exit_code)
+    how = judging.Judging((), GatePolicy.from_profile(result.profile, force), baseline, at)
+    _finish(judging.judge_and_report(result, out_dir, how))
 
 
 @cli.command("report")
@@ -488,16 +372,13 @@ def report_cmd(
     """Judge a stored result again and re-render its report, from stored files alone."""
     result = results.read_result(result_file)
     try:
-        policy, budgets, policy_said = _judging_policy(result, force)
-        baseline, baseline_said = _judging_baseline(result, baseline_file, no_baseline)
+        policy, budgets, policy_said = judging.judging_again(result, force)
+        baseline, at, baseline_said = judging.baseline_for(result, baseline_file, no_baseline)
     except DataError as exc:
         raise DataError(f"{result_file}: {exc}") from None
     _say(f"judging {result_file} with {policy_said}; against {baseline_said}")
-    verdict = judge(result, budgets, baseline, policy)
-    paths = report.write_reports(out or result_file.parent, result, verdict, baseline)
-    _print_summary(result, verdict)
-    _say(f"report: {paths['html']}")
-    sys.exit(verdict.exit_code)
+    how = judging.Judging(budgets, policy, baseline, at)
+    _finish(judging.judge_and_report(result, out or result_file.parent, how, keep=False))
 
 
 @cli.group()
@@ -567,13 +448,8 @@ def show(target: str, scenario: str, path: Path | None) -> None:
                 cells.append("-")
                 continue
             mid = format_ms(values[len(values) // 2])
-            if len(values) < 2:
-                cells.append(f"{mid} (1 run)")
-                continue
-            logs = [math.log(v) for v in values if v > 0]
-            mean = sum(logs) / len(logs)
-            sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / max(1, len(logs) - 1))
-            cells.append(f"{mid} ±{sd:.0%}")
+            sd = stored.spread(name, q)
+            cells.append(f"{mid} (1 run)" if sd is None else f"{mid} ±{sd:.0%}")
         click.echo(f"{name:<{width}} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
     click.echo("(median over the blessed runs ± run-to-run standard deviation)")
 

@@ -19,8 +19,9 @@ from loadgate import stats
 from loadgate.baselines import Baseline, load_baseline, run_of
 from loadgate.checks import Check, quantile_metric
 from loadgate.errors import DataError
+from loadgate.policy import GatePolicy
 from loadgate.results import RunResult, read_result
-from loadgate.verdict import GatePolicy, Verdict, family_outcomes, regression_checks, status_of
+from loadgate.verdict import Verdict, family_outcomes, regression_checks, status_of
 
 
 @dataclass(frozen=True)

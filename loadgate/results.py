@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from loadgate.budgets import Budget, budgets_from_result
 from loadgate.errors import DataError
 from loadgate.files import read_json_object, write_json_atomic
 from loadgate.histogram import LatencyHistogram
+from loadgate.policy import GatePolicy
 from loadgate.server_metrics import ServerMetrics, server_metrics_from_dict, server_metrics_to_dict
 
 SCHEMA = "loadgate.result"
-SCHEMA_VERSION = 1
+# 2: the judgement's inputs are typed (``judged_with``: policy, budgets, baseline identity); the
+# profile no longer carries the budgets; a capacity run's knee is a check of the verdict, not a
+# note. Version 1 files are still read (see :func:`_from_v1`).
+SCHEMA_VERSION = 2
 
 Status = Literal["complete", "incomplete"]
 
@@ -155,9 +160,29 @@ class Stage:
     endpoints: dict[str, EndpointResult] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
+class BaselineIdentity:
+    """Which baseline a run was judged against: its file, label and the blessed runs it held."""
+
+    path: str
+    label: str
+    runs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What a run was judged with, so that judging it again can use the same, or say what
+    differs: the gate policy, the budgets and the baseline (None: judged without one)."""
+
+    policy: GatePolicy
+    budgets: tuple[Budget, ...]
+    baseline: BaselineIdentity | None
+
+
+@dataclass(frozen=True)
 class RunResult:
-    """The stored outcome of one run; the report and the verdict read nothing else."""
+    """The stored outcome of one run; the report and the verdict read nothing else. Frozen:
+    a changed copy is made with ``dataclasses.replace``."""
 
     run_id: str
     target: str
@@ -181,8 +206,7 @@ class RunResult:
     stages: list[Stage] = field(default_factory=list)  # capacity runs only
     generators: list[GeneratorHealth] = field(default_factory=list)  # each generator process
     server_metrics: ServerMetrics | None = None  # the target's own metrics over the window
-    # what the run was judged with: the gate policy, budgets and baseline (see cli)
-    judged_with: dict[str, Any] | None = None
+    judged_with: Judgement | None = None  # None until judged (or judged before it was kept)
 
     @property
     def total_requests(self) -> int:
@@ -226,7 +250,7 @@ def result_to_dict(r: RunResult) -> dict[str, Any]:
         **(
             {"server_metrics": server_metrics_to_dict(r.server_metrics)} if r.server_metrics else {}
         ),
-        **({"judged_with": r.judged_with} if r.judged_with is not None else {}),
+        **({"judged_with": _judgement_to_dict(r.judged_with)} if r.judged_with else {}),
         "timeline": {
             "seconds": r.timeline.seconds,
             "users": r.timeline.users,
@@ -254,6 +278,47 @@ def result_to_dict(r: RunResult) -> dict[str, Any]:
             for p in r.processes
         ],
     }
+
+
+def _judgement_to_dict(j: Judgement) -> dict[str, Any]:
+    return {
+        "policy": j.policy.to_dict(),
+        "budgets": [
+            {"endpoint": b.endpoint, "metric": b.metric, "limit": b.limit, "source": b.source}
+            for b in j.budgets
+        ],
+        "baseline": None
+        if j.baseline is None
+        else {"path": j.baseline.path, "label": j.baseline.label, "runs": list(j.baseline.runs)},
+    }
+
+
+def judgement_from_dict(raw: Any, where: str = "judged_with") -> Judgement:
+    """A stored judgement record; ValueError naming the bad key."""
+    d = _typed(raw, dict, where)
+    try:
+        policy = GatePolicy.from_profile(_typed(d["policy"], dict, f"{where}.policy"))
+        budgets = budgets_from_result({"budgets": d.get("budgets", [])})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{where}: {_describe(exc)}") from None
+    base = d.get("baseline")
+    if base is None:
+        return Judgement(policy, budgets, None)
+    base = _typed(base, dict, f"{where}.baseline")
+    runs = _typed(base["runs"], list, f"{where}.baseline.runs")
+    identity = BaselineIdentity(
+        _typed(base["path"], str, f"{where}.baseline.path"),
+        _typed(base["label"], str, f"{where}.baseline.label"),
+        tuple(_typed(r, str, f"{where}.baseline.runs[]") for r in runs),
+    )
+    return Judgement(policy, budgets, identity)
+
+
+def _from_v1(d: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 result as version 2: its knee note is dropped (the verdict computes the knee
+    from the stages) and a judgement record without a baseline entry is left unrecorded."""
+    notes = [n for n in d.get("notes", []) if not str(n).startswith("capacity: ")]
+    return {**d, "notes": notes}
 
 
 def _endpoint_to_dict(e: EndpointResult) -> dict[str, Any]:
@@ -464,6 +529,8 @@ def _stages_from_dict(raw: Any) -> list[Stage]:
 def result_from_dict(d: dict[str, Any]) -> RunResult:
     """Inverse of :func:`result_to_dict`; raises KeyError/TypeError/ValueError on bad data."""
     check_schema(d, SCHEMA, SCHEMA_VERSION)
+    if d["schema_version"] == 1:
+        d = _from_v1(d)
     endpoints = endpoints_from_dict(d["endpoints"], "endpoints")
     tl = _typed(d["timeline"], dict, "timeline")
     timeline = Timeline(
@@ -525,6 +592,6 @@ def result_from_dict(d: dict[str, Any]) -> RunResult:
         generators=generators_from_list(d.get("generators", []), "generators"),
         server_metrics=server_metrics_from_dict(d.get("server_metrics")),
         judged_with=(
-            None if d.get("judged_with") is None else _typed(d["judged_with"], dict, "judged_with")
+            None if d.get("judged_with") is None else judgement_from_dict(d["judged_with"])
         ),
     )

@@ -27,7 +27,6 @@ import httpx
 
 from loadgate import provenance
 from loadgate.assemble import assemble, read_recording
-from loadgate.budgets import Budget
 from loadgate.config import PROJECT_ROOT, Profile, Target
 from loadgate.errors import InfraError, UsageError
 from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
@@ -53,7 +52,6 @@ class RunRequest:
     locustfile: Path = PROJECT_ROOT / "locustfile.py"
     command: tuple[str, ...] = ()
     keep_workdir: bool = False
-    budgets: tuple[Budget, ...] = ()
     sut_root: Path | None = None  # another checkout's SUT (paired A/B); default: this one
     # distributed: this run is a Locust master waiting for ``expect_workers`` remote workers
     # (``loadgate worker --master-host H``) on ``master_port``
@@ -301,12 +299,8 @@ class _Run:
             environment=environment,
             processes=self.samples,
             command=list(self.request.command),
-            budgets=self.request.budgets,
+            server_metrics=server_metrics,
         )
-        result.server_metrics = server_metrics
-        for note in result.notes:
-            if note.startswith("capacity: "):
-                self.progress(note)
         return RunOutcome(result, self.out_dir, self.infra_error, self.interrupted, logs)
 
 

@@ -14,75 +14,20 @@ import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from loadgate import stats
 from loadgate.attribution import delays_to_test, generator_checks, judged_quantiles
 from loadgate.baselines import Baseline, BaselineRun
-from loadgate.budgets import Budget
+from loadgate.budgets import Budget, expand
+from loadgate.capacity import knee_check
 from loadgate.checks import Check, CheckStatus, Kind, quantile_metric
 from loadgate.durations import format_ms
+from loadgate.policy import DEFAULT_GATED_QUANTILES, GatePolicy
 from loadgate.results import EndpointResult, RunResult
 
 ARRIVAL_RATE_TOLERANCE = 0.02  # of the arrivals due in the window
 USERS_REACHED_FRACTION = 0.95
-# The median catches a shift of the whole distribution (the common regression) with a
-# fraction of the tails' run-to-run noise; P95 and P99 catch what happens only in the tail.
-DEFAULT_GATED_QUANTILES = (0.5, 0.95, 0.99)
-
-
-@dataclass(frozen=True)
-class GatePolicy:
-    """How strict the regression gate is: the material effect (default and per endpoint), the
-    significance level, the gated quantiles, and whether other machines' baselines count."""
-
-    min_effect: float = 0.10
-    min_effects: Mapping[str, float] = field(default_factory=dict)
-    alpha: float = 0.01
-    confidence: float = 0.95
-    quantiles: tuple[float, ...] = DEFAULT_GATED_QUANTILES
-    force_compare: bool = False
-    # a material rise inside a baseline's noise band this wide is said, not flagged (warn)
-    max_detectable: float = 0.50
-    # the share of alpha the critical journeys (endpoints with a latency budget) hold
-    critical_share: float = 0.8
-
-    def effect_for(self, endpoint: str) -> float:
-        return self.min_effects.get(endpoint, self.min_effect)
-
-    @classmethod
-    def from_profile(cls, profile: Mapping[str, Any], force_compare: bool = False) -> GatePolicy:
-        """The policy of a profile (``dataclasses.asdict`` of one, or a result's record)."""
-        quantiles = profile.get("quantiles") or DEFAULT_GATED_QUANTILES
-        return cls(
-            min_effect=float(profile.get("min_effect", 0.10)),
-            min_effects={str(k): float(v) for k, v in (profile.get("min_effects") or {}).items()},
-            alpha=float(profile.get("alpha", 0.01)),
-            confidence=float(profile.get("confidence", 0.95)),
-            quantiles=tuple(float(q) for q in quantiles),
-            force_compare=force_compare,
-            max_detectable=float(profile.get("max_detectable", 0.50)),
-            critical_share=float(profile.get("critical_share", 0.8)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """What a result records it was judged with (``from_profile`` reads it back)."""
-        return {
-            "min_effect": self.min_effect,
-            "min_effects": dict(self.min_effects),
-            "alpha": self.alpha,
-            "confidence": self.confidence,
-            "quantiles": list(self.quantiles),
-            "max_detectable": self.max_detectable,
-            "critical_share": self.critical_share,
-        }
-
-    def differences(self, other: GatePolicy) -> list[str]:
-        """``alpha 0.05 (now 0.01)``-style notes where ``other`` (the earlier) differs."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [f"{k} {theirs[k]} (now {v})" for k, v in mine.items() if theirs[k] != v]
-
-
 # how a verdict was reached: one run judged (budgets, a stored baseline), two stored results or
 # baselines compared, or paired A/B runs of two revisions
 Way = Literal["run", "compare", "paired"]
@@ -206,7 +151,12 @@ def judge(
             again += regression_checks(result, compared, budgets, policy, less=delays)
         changed = changed_decisions(decisions, again)
         flips = any(c.status == "fail" for c in decisions) != any(c.status == "fail" for c in again)
-    checks = [*validity_checks(result, budgets, policy.quantiles, changed, flips), *decisions]
+    knee = knee_check(result, budgets)
+    checks = [
+        *validity_checks(result, budgets, policy.quantiles, changed, flips),
+        *decisions,
+        *([knee] if knee is not None else []),
+    ]
     return Verdict.of(
         checks,
         baseline=compared.label if compared is not None else None,
@@ -366,26 +316,17 @@ def budget_checks(
     """Fail when the interval lies above the ceiling; warn when only the point estimate does.
     ``less``: ms to take out of each (endpoint, quantile)'s value and interval."""
     out: list[Check] = []
-    # an endpoint's own budget for a metric replaces the wildcard's for that metric
-    explicit = {(b.endpoint, b.metric) for b in budgets if b.endpoint != "*"}
-    for b in budgets:
-        if b.endpoint == "*":
-            names = [n for n in sorted(result.endpoints) if (n, b.metric) not in explicit]
-        else:
-            names = [b.endpoint]
-        for name in names:
-            ep = result.endpoints.get(name)
-            if ep is None:
-                continue  # reported by the validity checks
-            check = (
-                _error_budget(name, ep, b, confidence)
-                if b.quantile is None
-                else _latency_budget(
-                    name, ep, b, confidence, (less or {}).get((name, b.quantile), 0.0)
-                )
-            )
-            if check is not None:
-                out.append(check)
+    for name, b in expand(budgets, result.endpoints):
+        ep = result.endpoints.get(name)
+        if ep is None:
+            continue  # reported by the validity checks
+        check = (
+            _error_budget(name, ep, b, confidence)
+            if b.quantile is None
+            else _latency_budget(name, ep, b, confidence, (less or {}).get((name, b.quantile), 0.0))
+        )
+        if check is not None:
+            out.append(check)
     return out
 
 

@@ -39,13 +39,13 @@ def generator_was_late(out: Path) -> bool:
     """Whether the run in ``out`` is invalid only because its load generator was late (on a
     shared machine the hypervisor or a neighbour can take the generator's core for seconds;
     the verdict then rightly refuses the run)."""
-    from loadgate.budgets import budgets_from_result
     from loadgate.results import read_result
-    from loadgate.verdict import GatePolicy, judge
+    from loadgate.verdict import judge
 
     result = read_result(out / "result.json")
-    verdict = judge(result, budgets_from_result(result.profile), None,
-                    GatePolicy.from_profile(result.profile))  # fmt: skip
+    record = result.judged_with
+    assert record is not None, f"{out}: the run was never judged"
+    verdict = judge(result, record.budgets, None, record.policy)
     invalid = {c.name for c in verdict.checks if c.status == "invalid"}
     return invalid == {"generator kept up"}
 

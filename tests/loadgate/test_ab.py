@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from loadgate.ab import look_at, order, pair_noise
 from loadgate.checks import Check
-from loadgate.verdict import GatePolicy
+from loadgate.policy import GatePolicy
 
 
 def test_order_alternates_which_side_goes_first() -> None:
@@ -201,10 +202,8 @@ def test_a_late_generator_does_not_stop_the_a_b_but_is_recorded(
         result = build_result()
         for ep in result.endpoints.values():
             ep.delay = LatencyHistogram.of(np.full(1000, int(late_ms * 1000)))
-        result.generators = [
-            GeneratorHealth("vm:1", "local", LatencyHistogram.of([late_ms * 1000] * 100))
-        ]
-        return RunOutcome(result, tmp_path)
+        late = GeneratorHealth("vm:1", "local", LatencyHistogram.of([late_ms * 1000] * 100))
+        return RunOutcome(replace(result, generators=[late]), tmp_path)
 
     request = ab.AbRequest(
         base_rev="main", head_rev=None, target=config.load_target("local"),

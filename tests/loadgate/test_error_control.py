@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from loadgate import stats
-from loadgate.verdict import MIN_BASELINE_RUNS, GatePolicy, family_outcomes, gate_family
+from loadgate.policy import GatePolicy
+from loadgate.verdict import MIN_BASELINE_RUNS, family_outcomes, gate_family
 
 ALPHA = 0.01
 TRIALS = 800

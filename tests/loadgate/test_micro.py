@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ import pytest
 from loadgate.baselines import bless, load_baseline
 from loadgate.errors import DataError
 from loadgate.micro import import_benchmarks
+from loadgate.policy import GatePolicy
 from loadgate.results import read_result
-from loadgate.verdict import GatePolicy, judge
+from loadgate.verdict import judge
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,8 +66,10 @@ def test_imported_rounds_and_a_regression(tmp_path: Path) -> None:
 
     runs = [import_benchmarks(bench_file(f"b{i}", 1 + i / 100), "s") for i in range(5)]
     assert runs[0].endpoints["BENCH test_x"].histogram.quantile(0.5) == pytest.approx(110, abs=1)
-    for i, run in enumerate(runs):
-        run.run_id, run.started_at = f"b{i}", f"2026-11-2{i}T10:00:00"
+    runs = [
+        replace(run, run_id=f"b{i}", started_at=f"2026-11-2{i}T10:00:00")
+        for i, run in enumerate(runs)
+    ]
     baseline = bless(runs, tmp_path / "baseline.json")
     assert load_baseline(tmp_path / "baseline.json") is not None
     slower = import_benchmarks(bench_file("slow", 1.5), "s")

@@ -20,8 +20,8 @@ import pytest
 
 from loadgate import stats
 from loadgate.baselines import Baseline, run_of
+from loadgate.policy import GatePolicy
 from loadgate.verdict import (
-    GatePolicy,
     Relative,
     combine_outcomes,
     family_outcomes,

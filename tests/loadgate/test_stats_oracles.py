@@ -13,10 +13,10 @@ from scipy import stats as sp
 
 from loadgate import stats
 from loadgate.budgets import Budget
+from loadgate.policy import GatePolicy
 from loadgate.stats import BaselineComparison
 from loadgate.stats._common import t_tails
 from loadgate.verdict import (
-    GatePolicy,
     corrected_outcome,
     critical_endpoints,
     family_outcomes,

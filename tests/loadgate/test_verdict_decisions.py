@@ -6,14 +6,16 @@ worked by hand, and the rule's numbers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from loadgate.baselines import Baseline, load_baseline
 from loadgate.budgets import parse_budget
+from loadgate.policy import GatePolicy
 from loadgate.results import Arrivals
-from loadgate.verdict import GatePolicy, budget_checks, judge, validity_checks
+from loadgate.verdict import budget_checks, judge, validity_checks
 
 from .test_verdict import BETS, _baseline_of, bets_slowed_to_p, lognormal_ms, make_result
 
@@ -120,7 +122,7 @@ def test_at_a_rate_of_one_arrival_per_window_none_is_not_delivered(
     """0.02/s over 50 s: one arrival is due. None intended is no load at all (both checks
     fail), though it is within the few arrivals of slack a schedule may miss."""
     result = make_result({BETS: (lognormal_ms(10.0, 100, 3), 0)})
-    result.arrivals = Arrivals(rate=0.02, intended=intended, dropped=0)
+    result = replace(result, arrivals=Arrivals(rate=0.02, intended=intended, dropped=0))
     checks = {c.name: c for c in validity_checks(result, [])}
     assert checks["arrival rate intended"].status == status
     assert checks["arrival rate delivered"].status == status

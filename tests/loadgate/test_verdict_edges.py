@@ -6,6 +6,7 @@ lower end at the ceiling, an error rate equal to its budget)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import pytest
 
 from loadgate.baselines import bless
 from loadgate.budgets import parse_budget
+from loadgate.policy import GatePolicy
 from loadgate.results import Arrivals, RunResult
-from loadgate.verdict import GatePolicy, budget_checks, judge, validity_checks
+from loadgate.verdict import budget_checks, judge, validity_checks
 
 from .test_verdict import BETS, make_result
 
@@ -51,7 +53,7 @@ def test_load_delivered_needs_95_percent_of_the_users(reached: int, status: str)
 def test_up_to_5_percent_of_arrivals_may_be_given_up(dropped: int, status: str) -> None:
     """2,500 arrivals: 125 given up is exactly 5% (still delivered), 126 is not."""
     result = _result(_spread_us(500))
-    result.arrivals = Arrivals(rate=50.0, intended=2500, dropped=dropped)
+    result = replace(result, arrivals=Arrivals(rate=50.0, intended=2500, dropped=dropped))
     got, message = _check(result, "arrival rate delivered")
     assert got == status, message
     assert f"{dropped} of 2500 arrivals at 50/s" in message
@@ -66,7 +68,7 @@ def test_the_intended_arrivals_may_miss_rate_times_window_by_2_percent(
 ) -> None:
     """50/s over 50 s is 2,500 due; the slack is 2% of that (50 arrivals), either way."""
     result = _result(_spread_us(500))
-    result.arrivals = Arrivals(rate=50.0, intended=intended, dropped=0)
+    result = replace(result, arrivals=Arrivals(rate=50.0, intended=intended, dropped=0))
     got, message = _check(result, "arrival rate intended")
     assert got == status, message
     if status == "invalid":
@@ -77,9 +79,9 @@ def test_a_few_arrivals_per_generator_are_always_allowed() -> None:
     """At 0.1/s, 5 arrivals are due: 2% of that is nothing, but a schedule that starts a
     generator a tick early or late shifts its count by one or two, which is not a wrong rate."""
     result = _result(_spread_us(500))
-    result.arrivals = Arrivals(rate=0.1, intended=7, dropped=0)
+    result = replace(result, arrivals=Arrivals(rate=0.1, intended=7, dropped=0))
     assert _check(result, "arrival rate intended")[0] == "pass"
-    result.arrivals = Arrivals(rate=0.1, intended=8, dropped=0)
+    result = replace(result, arrivals=Arrivals(rate=0.1, intended=8, dropped=0))
     assert _check(result, "arrival rate intended")[0] == "invalid"
 
 
@@ -201,8 +203,7 @@ def test_judge_uses_the_policy_it_is_given(tmp_path: Path) -> None:
 
     def run(scale: float, run_id: str) -> RunResult:
         r = _result(np.round(rng.lognormal(np.log(10_000 * scale), 0.05, 20_000)).astype(int))
-        r.run_id = run_id
-        return r
+        return replace(r, run_id=run_id)
 
     steady = [run(s, f"b{i}") for i, s in enumerate((1.0, 1.01, 0.99, 1.005, 0.995))]
     baseline = bless(steady, tmp_path / "baseline.json")

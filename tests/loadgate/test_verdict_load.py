@@ -4,6 +4,7 @@ judged on the corrected (intended-start) histogram when there is one."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 from loadgate.budgets import parse_budget
 from loadgate.histogram import LatencyHistogram
@@ -37,10 +38,11 @@ def test_dropped_arrivals_make_the_run_invalid() -> None:
 
 def test_any_saturated_generator_process_makes_the_run_invalid() -> None:
     result = build_result(health=False)  # the CPU rule stands in only without probe data
-    result.processes = [
+    processes = [
         ProcessSamples("generator", 1, [1.0, 2.0], [5.0, 5.0], [100, 100]),
         ProcessSamples("generator-1", 2, [1.0, 2.0], [40.0, 40.0], [100, 100]),
         ProcessSamples("generator-2", 3, [1.0, 2.0], [97.0, 96.0], [100, 100]),
     ]
+    result = replace(result, processes=processes)
     check = _check(judge(result, []), "generator not saturated")
     assert check.status == "invalid" and "generator-2" in check.message  # type: ignore[attr-defined]
