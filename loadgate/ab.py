@@ -260,10 +260,7 @@ def _run_step(
         )
         write_result(out / "result.json", result)
         n = done + i + 1
-        if outcome.interrupted:
-            raise KeyboardInterrupt
-        if outcome.infra_error:
-            raise InfraError(f"A/B run {n} ({side}): {outcome.infra_error}")
+        outcome.raise_for_status(f"A/B run {n} ({side})")
         if result.status != "complete":
             raise InvalidRunError(f"A/B run {n} ({side}) is incomplete: {'; '.join(result.notes)}")
         results.append(result)

@@ -17,7 +17,7 @@ import click
 
 from loadgate import ab, baselines, compare, config, judging, micro, report, results, runner
 from loadgate.durations import format_ms, parse_duration
-from loadgate.errors import DataError, LoadgateError, UsageError
+from loadgate.errors import DataError, Interrupted, LoadgateError, UsageError
 from loadgate.policy import GatePolicy
 
 EXIT_INTERRUPTED = 130
@@ -213,14 +213,12 @@ def worker(master_host: str, master_port: int, processes: int, allow_remote: boo
 
 
 def _finish(judged: judging.Judged, outcome: runner.RunOutcome | None = None) -> None:
-    """Show a judged run and exit with its code (an interrupted or broken run's first)."""
+    """Show a judged run and exit with its code; an interrupted or broken run raises (after its
+    result and reports are written), and :func:`main` gives its exit code."""
     click.echo(judged.terminal, nl=False)
     _say(f"report: {judged.paths['html']}")
-    if outcome is not None and outcome.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    if outcome is not None and outcome.infra_error:
-        _say(f"error: {outcome.infra_error}")
-        sys.exit(3)
+    if outcome is not None:
+        outcome.raise_for_status()
     sys.exit(judged.verdict.exit_code)
 
 
@@ -523,6 +521,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _say("interrupted")
         sys.exit(EXIT_INTERRUPTED)
+    except Interrupted as exc:
+        _say(str(exc))
+        sys.exit(exc.exit_code)
     except LoadgateError as exc:
         _say(f"error: {exc}")
         sys.exit(exc.exit_code)

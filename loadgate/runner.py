@@ -28,7 +28,7 @@ import httpx
 from loadgate import provenance
 from loadgate.assemble import assemble, read_recording
 from loadgate.config import PROJECT_ROOT, Profile, Target
-from loadgate.errors import InfraError, UsageError
+from loadgate.errors import InfraError, Interrupted, UsageError
 from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
 from loadgate.results import ProcessSamples, RunResult
 from loadgate.scraper import WindowScraper
@@ -70,6 +70,16 @@ class RunOutcome:
     infra_error: str | None = None
     interrupted: bool = False
     logs: dict[str, Path] = field(default_factory=dict)
+
+    def raise_for_status(self, what: str = "") -> None:
+        """Raise :class:`Interrupted` (Ctrl-C) or :class:`InfraError` (the target or Locust
+        failed) once what was measured has been kept; nothing when the run went as planned.
+        ``what`` names the run in the message ("A/B run 3 (head)")."""
+        prefix = f"{what}: " if what else ""
+        if self.interrupted:
+            raise Interrupted(f"{prefix}interrupted; what was measured is in {self.out_dir}")
+        if self.infra_error:
+            raise InfraError(f"{prefix}{self.infra_error}")
 
 
 def make_run_id(scenario: str) -> str:
