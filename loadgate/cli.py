@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,7 +56,21 @@ def baseline_options(f: Callable[..., None]) -> Callable[..., None]:
     )(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Loadgate(click.Group):
+    """The command group; the one place a LoadgateError becomes its exit code and one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Interrupted as exc:
+            _say(str(exc))
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except LoadgateError as exc:
+            _say(f"error: {exc}")
+            raise click.exceptions.Exit(exc.exit_code) from None
+
+
+@click.group(cls=_Loadgate, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="loadgate")
 def cli() -> None:
     """Load tests of the betting platform, with a verdict that gates merges."""
@@ -511,7 +526,8 @@ def sut(ctx: click.Context) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     try:
-        cli.main(args=argv, prog_name="loadgate", standalone_mode=False)
+        # an error's exit code comes back as the value (see _Loadgate.invoke)
+        code = cli.main(args=argv, prog_name="loadgate", standalone_mode=False)
     except click.exceptions.Abort:
         _say("interrupted")
         sys.exit(EXIT_INTERRUPTED)
@@ -521,18 +537,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _say("interrupted")
         sys.exit(EXIT_INTERRUPTED)
-    except Interrupted as exc:
-        _say(str(exc))
-        sys.exit(exc.exit_code)
-    except LoadgateError as exc:
-        _say(f"error: {exc}")
-        sys.exit(exc.exit_code)
     except Exception:  # noqa: BLE001 - the last line of defence, reported as a bug
         # a crash must never read as "gate failed" (1) in CI
         traceback.print_exc()
         _say("internal error: this is a bug in loadgate; please report it with the trace above")
         sys.exit(EXIT_INTERNAL)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

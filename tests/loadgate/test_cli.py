@@ -1,28 +1,73 @@
-"""The baseline and compare commands, through the real CLI on stored files."""
+"""The CLI in-process (click's CliRunner) on stored files: baseline, compare and report, and
+the one place errors become exit codes. Exit codes and signals of whole runs are checked on
+real processes in tests/e2e."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
+from click.testing import CliRunner
 
+from loadgate import cli as cli_module
+from loadgate.errors import ConfigError, InfraError, Interrupted
 from loadgate.histogram import LatencyHistogram
 from loadgate.results import EndpointResult, RunResult, Timeline, write_result
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "loadgate.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str) -> Ran:
+    """``loadgate ARGS`` in this process, from the project's root."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT)
+        done = CliRunner().invoke(cli_module.cli, list(args), prog_name="loadgate")
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        raise done.exception
+    return Ran(done.exit_code, done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (ConfigError("targets/x.toml: start.command: expected list"), 2, "loadgate: error: "),
+        (InfraError("the target died"), 3, "loadgate: error: the target died"),
+        (Interrupted("interrupted; what was measured is in r1"), 130, "loadgate: interrupted"),
+    ],
+)
+def test_an_error_is_one_line_and_its_exit_code(
+    error: Exception, code: int, line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(cli_module.results, "read_result", fail)
+    ran = cli("report", "anything.json")
+    assert ran.returncode == code
+    assert ran.stderr.startswith(line) and ran.stderr.count("\n") == 1
+    assert ran.stdout == ""
+
+
+def test_main_gives_the_exit_code_of_an_error_and_of_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli_module.main(["baseline", "show", "--file", "/no/such/baseline.json"])
+    assert done.value.code == 2
+    monkeypatch.setattr(cli_module.results, "read_result", lambda _p: 1 / 0)
+    with pytest.raises(SystemExit) as done:
+        cli_module.main(["report", "x.json"])
+    assert done.value.code == cli_module.EXIT_INTERNAL
+    assert "this is a bug in loadgate" in capsys.readouterr().err
 
 
 def stored_result(path: Path, run_id: str, median_ms: float, seed: int) -> Path:
