@@ -97,41 +97,37 @@ def distribution_options(fn: Callable[..., None]) -> Callable[..., None]:
     return fn
 
 
+def load_options(
+    target_help: str, out_help: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """--target, --scenario, --out, --users, --duration, --warmup: the commands that run load."""
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        options = [
+            click.option("--target", "-t", default="local", show_default=True, help=target_help),
+            click.option("--scenario", "-s", default="smoke", show_default=True,
+                         help="load profile from scenarios/profiles.toml"),
+            click.option("--out", type=click.Path(path_type=Path), default=None, help=out_help),
+            click.option("--users", "-u", type=int, default=None,
+                         help="override the profile's users"),
+            click.option("--duration", callback=_duration, default=None,
+                         help="override the measured duration (e.g. 30s, 2m)"),
+            click.option("--warmup", callback=_duration, default=None,
+                         help="override the warm-up excluded from measurement"),
+        ]  # fmt: skip
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 @cli.command()
-@click.option(
-    "--target",
-    "-t",
-    default="local",
-    show_default=True,
-    help="targets/NAME.toml, or a path to a target file",
+@load_options(
+    target_help="targets/NAME.toml, or a path to a target file",
+    out_help="directory for this run's files [default: reports/<run-id>/]",
 )
-@click.option(
-    "--scenario",
-    "-s",
-    default="smoke",
-    show_default=True,
-    help="load profile from scenarios/profiles.toml",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="directory for this run's files [default: reports/<run-id>/]",
-)
-@click.option("--users", "-u", type=int, default=None, help="override the profile's users")
 @click.option("--spawn-rate", type=float, default=None, help="override users started per second")
-@click.option(
-    "--duration",
-    callback=_duration,
-    default=None,
-    help="override the measured duration (e.g. 30s, 2m)",
-)
-@click.option(
-    "--warmup",
-    callback=_duration,
-    default=None,
-    help="override the warm-up excluded from measurement",
-)
 @baseline_options
 @click.option(
     "--fault",
@@ -242,23 +238,10 @@ def _finish(judged: judging.Judged, outcome: runner.RunOutcome | None = None) ->
 @click.option(
     "--head", "head_rev", default=None, help="head revision [default: the working tree as it is]"
 )
-@click.option(
-    "--target",
-    "-t",
-    default="local",
-    show_default=True,
-    help="a target the harness starts (its SUT is checked out per side)",
+@load_options(
+    target_help="a target the harness starts (its SUT is checked out per side)",
+    out_help="directory for every run and the verdict [default: reports/ab-<time>/]",
 )
-@click.option("--scenario", "-s", default="smoke", show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="directory for every run and the verdict [default: reports/ab-<time>/]",
-)
-@click.option("--users", "-u", type=int, default=None, help="override the profile's users")
-@click.option("--duration", callback=_duration, default=None, help="override measured time")
-@click.option("--warmup", callback=_duration, default=None, help="override the warm-up")
 @click.option(
     "--looks",
     default="3,6,10",
