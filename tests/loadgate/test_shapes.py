@@ -1,13 +1,9 @@
-"""Load plans (constant, peak with a goal rush, capacity steps) and the capacity knee."""
+"""Load plans: constant, peak with a goal rush, capacity steps."""
 
 from __future__ import annotations
 
 import pytest
 
-from loadgate.budgets import parse_budget
-from loadgate.capacity import find_knee
-from loadgate.histogram import LatencyHistogram
-from loadgate.results import EndpointResult, Stage
 from loadgate.shapes import parse_shape
 
 
@@ -37,19 +33,3 @@ def test_capacity_steps_up_to_the_users() -> None:
 def test_bad_specs_name_the_problem(spec: str) -> None:
     with pytest.raises(ValueError, match="shape"):
         parse_shape(spec)
-
-
-def _stage(users: int, p99_ms: float, failures: int = 0) -> Stage:
-    hist = LatencyHistogram.of([1000] * 980 + [int(p99_ms * 1000)] * 20)
-    return Stage(users, 0, 10, {"POST /bets": EndpointResult("POST /bets", hist, failures)})
-
-
-def test_the_knee_is_the_last_step_that_held() -> None:
-    budgets = [parse_budget("POST /bets", "p99 < 250ms"), parse_budget("*", "errors < 1%")]
-    stages = [_stage(100, 50), _stage(200, 120), _stage(300, 400), _stage(400, 90)]
-    knee = find_knee(stages, budgets)
-    assert (knee.users, knee.broke_at) == (200, 300)
-    assert "POST /bets p99" in knee.reason and "200 users" in knee.sentence()
-    errors = find_knee([_stage(100, 50, failures=50)], budgets)
-    assert errors.users is None and "error rate" in errors.reason
-    assert find_knee(stages[:2], budgets).broke_at is None
