@@ -16,12 +16,14 @@ from loadgate.errors import (
     ConfigError,
     DataError,
     InfraError,
+    Interrupted,
     InvalidRunError,
     LoadgateError,
     UsageError,
 )
 from loadgate.histogram import LatencyHistogram
-from loadgate.results import EndpointResult, RunResult, read_result, write_result
+from loadgate.policy import GatePolicy
+from loadgate.results import EndpointResult, Judgement, RunResult, read_result, write_result
 from loadgate.runner import RunOutcome, RunRequest, run, run_side_by_side
 from loadgate.verdict import Verdict, judge
 
@@ -34,8 +36,11 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EndpointResult",
+    "GatePolicy",
     "InfraError",
+    "Interrupted",
     "InvalidRunError",
+    "Judgement",
     "LatencyHistogram",
     "LoadgateError",
     "Profile",
