@@ -8,10 +8,15 @@ runner, and a green CI must never rest on skipped tests.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 Missing = Callable[[str], NoReturn]
 
@@ -26,3 +31,20 @@ def missing_part(why: str) -> NoReturn:
 def part_missing() -> Missing:
     """Call with the reason when a real part is missing: a skip here, a failure in CI."""
     return missing_part
+
+
+def python(
+    *args: str, timeout: float = 120, cwd: Path = ROOT, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a process of its own (from the project's root, output captured): for
+    what must not run in the test process, such as Locust, which patches whatever imports it,
+    or the CLI's exit codes and signals. ``python("-m", "loadgate.cli", "run", ...)``."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        check=check,
+    )

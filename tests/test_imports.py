@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pkgutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from .conftest import python
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(f"scenarios.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "scenarios")]))
@@ -17,9 +18,7 @@ PURE_SCENARIOS = {"scenarios.stamps", "scenarios.think", "scenarios.weights", "s
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT
-    )
+    return python("-c", code)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import pytest
 
 from loadgate.histogram import LatencyHistogram
 from loadgate.results import RunResult
+
+from ..conftest import python
 
 ROOT = Path(__file__).resolve().parents[2]
 # short but judgeable: enough requests for P99 intervals on the busy endpoints
@@ -24,15 +25,7 @@ def loadgate(
     *args: str, timeout: float = 240, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``loadgate`` CLI and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "loadgate.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        check=False,
-    )
+    return python("-m", "loadgate.cli", *args, timeout=timeout, cwd=cwd)
 
 
 def generator_was_late(out: Path) -> bool:

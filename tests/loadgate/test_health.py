@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -23,6 +22,8 @@ from loadgate.health import (
 )
 from loadgate.histogram import LatencyHistogram
 from loadgate.recording import Recorder
+
+from ..conftest import python
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -228,14 +229,7 @@ PROBE_IN_GEVENT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_the_probe_in_a_real_hub_sees_a_greenlet_that_blocks_it() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE_IN_GEVENT],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-        timeout=60,
-    )
+    out = python("-c", PROBE_IN_GEVENT, timeout=60, check=True)
     data = json.loads(out.stdout)
     lag = sorted(data["lag"])
     if sys.platform.startswith("linux"):
@@ -270,15 +264,7 @@ HOG_ON_MY_CORE = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/schedstat").exists(), reason="Linux schedstat only")
 def test_schedstat_shows_the_time_another_process_took_from_our_core() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", HOG_ON_MY_CORE],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    out = python("-c", HOG_ON_MY_CORE, timeout=60, check=True)
     waited_ns, wakes = (int(x) for x in out.stdout.split())
     assert waited_ns / 1e9 > 0.25  # two runnable processes on one core: ~0.5 s of 1 s waiting
     assert wakes > 0 and waited_ns / wakes > 500_000  # a time slice's wait each time: > 0.5 ms

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,18 +17,13 @@ from loadgate.policy import GatePolicy
 from loadgate.results import read_result
 from loadgate.verdict import judge
 
+from ..conftest import python
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "loadgate.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return python("-m", "loadgate.cli", *args, timeout=300)
 
 
 @pytest.mark.slow

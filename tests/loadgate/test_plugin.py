@@ -4,9 +4,9 @@ journey closes when its user takes the next one."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from ..conftest import python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,10 +38,7 @@ print(bets.count, bets.min_us, bets.max_us, taken, journey.count, journey.max_us
 
 
 def test_a_retried_bet_carries_its_arrivals_lateness() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        check=False,
-    )  # fmt: skip
+    proc = python("-c", SCRIPT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     count, low, high, taken, journeys, journey_us, next_intended = proc.stdout.split()
     assert int(count) == 2

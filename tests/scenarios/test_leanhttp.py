@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import python
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -134,10 +136,7 @@ def server(tmp_path: Path) -> Iterator[RawServer]:
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a Python process of its own (Locust patches whatever imports it)."""
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
-        check=False,
-    )  # fmt: skip
+    return python("-c", code, timeout=60)
 
 
 def run_client(port: int, body: str) -> dict[str, object]:

@@ -16,6 +16,8 @@ import pytest
 from loadgate.histogram import LatencyHistogram
 from loadgate.processes import free_port
 
+from ..conftest import python
+
 ROOT = Path(__file__).resolve().parents[2]
 DELAY_MS = 80
 GAP_EVERY = 10  # every 10th message skips two versions
@@ -71,12 +73,11 @@ def test_ws_latency_is_the_injected_delay_and_gaps_are_counted(tmp_path: Path) -
             except httpx.HTTPError:
                 time.sleep(0.1)
         record = tmp_path / "recording.json"
-        proc = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "OddsWatcher",
-             "--headless", "-u", "3", "-r", "3", "-t", "6s", "--only-summary",
-             "--host", f"http://127.0.0.1:{port}", "--loadgate-record", str(record),
-             "--watch-markets", "5", "--sut-markets", "5"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        proc = python(
+            "-m", "locust", "-f", str(ROOT / "locustfile.py"), "OddsWatcher",
+            "--headless", "-u", "3", "-r", "3", "-t", "6s", "--only-summary",
+            "--host", f"http://127.0.0.1:{port}", "--loadgate-record", str(record),
+            "--watch-markets", "5", "--sut-markets", "5", timeout=60,
         )  # fmt: skip
     finally:
         server.terminate()

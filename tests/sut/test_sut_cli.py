@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -12,12 +10,9 @@ import pytest
 
 from sut.cli import parse_settings
 
+from ..conftest import python
+
 REPO_ARGS = ["--markets", "200", "--bettors", "50", "--agents", "10", "--odds-rate", "0"]
-
-
-def test_import_pulls_in_neither_locust_nor_gevent() -> None:
-    code = "import sut, sys; assert 'locust' not in sys.modules and 'gevent' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_flags_and_env_become_settings(tmp_path: Any) -> None:
@@ -59,13 +54,7 @@ def test_sigint_also_exits_0(sut_process: Any) -> None:
 
 @pytest.mark.slow
 def test_invalid_fault_spec_exits_2() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sut", "--port", "0", "--fault", "latency:GET /markets=oops"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = python("-m", "sut", "--port", "0", "--fault", "latency:GET /markets=oops", timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
