@@ -38,6 +38,16 @@ class StartSpec:
 
 
 @dataclass(frozen=True)
+class AuditLogin:
+    """How the harness gets a bearer token for the audit: POST ``{"username", "password"}`` as
+    JSON to ``url`` and read ``token`` from the answer (the bundled SUT's login)."""
+
+    url: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
 class Target:
     """What to hit and, optionally, how to start it. URLs may hold ``{port}`` when started."""
 
@@ -53,6 +63,7 @@ class Target:
     allow_remote: bool = False
     # Prometheus text exposition, scraped at the edges of the measurement window
     metrics_url: str | None = None
+    audit_login: AuditLogin | None = None  # None: the audit is fetched without a token
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,7 @@ def load_target(name_or_path: str) -> Target:
     metrics_url = (
         _check_url(r, "metrics_url", metrics, ("http", "https"), allow_remote) if metrics else None
     )
+    login = _parse_audit_login(path, r.get("audit_login", dict, None), allow_remote)
     start = _parse_start(path, r.get("start", dict, None))
     if start is None and "{port}" in base_url:
         raise r.fail("base_url", "uses {port} but the target has no [start] command to pick it")
@@ -235,7 +247,20 @@ def load_target(name_or_path: str) -> Target:
         description=description,
         allow_remote=allow_remote,
         metrics_url=metrics_url,
+        audit_login=login,
     )
+
+
+def _parse_audit_login(
+    path: Path, table: dict[str, Any] | None, allow_remote: bool
+) -> AuditLogin | None:
+    if table is None:
+        return None
+    r = _Reader(path, table, "audit_login.")
+    url = _check_url(r, "url", r.get("url", str), ("http", "https"), allow_remote)
+    login = AuditLogin(url, r.get("username", str), r.get("password", str))
+    r.reject_unknown()
+    return login
 
 
 def _parse_start(path: Path, table: dict[str, Any] | None) -> StartSpec | None:

@@ -27,7 +27,7 @@ import httpx
 
 from loadgate import provenance
 from loadgate.assemble import assemble, read_recording
-from loadgate.config import PROJECT_ROOT, Profile, Target
+from loadgate.config import PROJECT_ROOT, AuditLogin, Profile, Target
 from loadgate.errors import InfraError, Interrupted, UsageError
 from loadgate.processes import Child, Sampler, free_port, pin, wait_healthy
 from loadgate.results import ProcessSamples, RunResult
@@ -154,7 +154,12 @@ def _drive(attempts: list[_Run], progress: Progress) -> None:
         _supervise(attempts, progress)
         for attempt in attempts:
             if attempt.sut is None or attempt.sut.alive():
-                attempt.audit = _fetch_audit(attempt.urls["audit_url"], attempt.notes)
+                attempt.audit = _fetch_audit(
+                    attempt.urls["audit_url"],
+                    attempt.request.target.audit_login,
+                    attempt.values,
+                    attempt.notes,
+                )
     except KeyboardInterrupt:
         for attempt in attempts:
             attempt.interrupted = True
@@ -456,26 +461,30 @@ def _progress_line(progress_file: Path, elapsed: float, planned: float) -> str:
     return " · ".join(parts)
 
 
-def _fetch_audit(url: str | None, notes: list[str]) -> dict[str, Any] | None:
-    """The SUT's invariants after the run; None (with a note) where the target has no audit."""
+def _fetch_audit(
+    url: str | None, login: AuditLogin | None, values: dict[str, str], notes: list[str]
+) -> dict[str, Any] | None:
+    """The target's invariants after the run, with the bearer token its ``audit_login`` gives;
+    None (with a note) where the target has no audit."""
     if not url:
         return None
-    base = url.split("/admin/")[0] if "/admin/" in url else url.rsplit("/", 1)[0]
     try:
         with httpx.Client(timeout=30.0) as client:
-            login = client.post(
-                f"{base}/auth/login", json={"username": "admin", "password": "loadtest"}
-            )
             headers = {}
-            if login.is_success:
-                headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            if login is not None:
+                answer = client.post(
+                    _fill(login.url, values),
+                    json={"username": login.username, "password": login.password},
+                )
+                answer.raise_for_status()
+                headers = {"Authorization": f"Bearer {answer.json()['token']}"}
             resp = client.get(url, headers=headers)
             if resp.status_code == 404:
                 notes.append("the target has no audit endpoint; invariants not checked")
                 return None
             resp.raise_for_status()
             body = resp.json()
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         notes.append(f"the SUT audit could not be fetched: {exc}")
         return None
     return body if isinstance(body, dict) else None

@@ -160,3 +160,18 @@ def test_metrics_url_is_optional_and_the_bundled_targets_name_theirs(tmp_path: P
 )
 def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_the_audit_login_comes_from_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "t.toml"
+    target.write_text(
+        'base_url = "http://127.0.0.1:8000"\n'
+        '[audit_login]\nurl = "{base_url}/auth/login"\nusername = "ops"\npassword = "s3cret"\n'
+    )
+    login = load_target(str(target)).audit_login
+    assert login is not None and (login.username, login.password) == ("ops", "s3cret")
+    target.write_text('base_url = "http://127.0.0.1:8000"\n[audit_login]\nurl = "x"\nuser = "a"\n')
+    with pytest.raises(ConfigError, match=r"audit_login\.url: "):
+        load_target(str(target))
+    target.write_text('base_url = "http://127.0.0.1:8000"\n')
+    assert load_target(str(target)).audit_login is None
