@@ -433,6 +433,7 @@ def _verdict(
                 metric=metric,
                 quantile=q,
                 ratio=look.ratio,
+                threshold=1 + request.policy.effect_for(name),
                 interval=(look.ratio_low, look.ratio_upper90),
                 outcome=decision,
                 interval_label="90% bounds",

@@ -54,7 +54,9 @@ class Check:
     quantile: float | None = None  # 0.99 for p99; None for the error rate and validity
     value: float | None = None
     reference: float | None = None  # the baseline's centre (or one baseline run)
-    threshold: float | None = None  # a budget's ceiling; the samples or users needed
+    # a budget's ceiling; the samples or users needed; for a regression check the material
+    # change as a ratio (1.10: a rise of at least 10% matters)
+    threshold: float | None = None
     ratio: float | None = None
     interval: tuple[float, float] | None = None
     interval_label: str | None = None

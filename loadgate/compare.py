@@ -95,6 +95,7 @@ def _groups(a: Baseline, b: Baseline, policy: GatePolicy) -> list[Check]:
                 metric=metric,
                 quantile=q,
                 ratio=cmp.ratio,
+                threshold=1 + policy.effect_for(name),
                 interval=(cmp.ratio_low, cmp.ratio_high),
                 outcome=outcome,
                 against=f"the {a.label}",

@@ -485,7 +485,16 @@ def regression_checks(
             )
         out.append(
             _regression_check(
-                name, q, y, values, decision, status, detail, baseline.label, advisory
+                name,
+                q,
+                y,
+                values,
+                decision,
+                status,
+                detail,
+                baseline.label,
+                advisory,
+                policy.effect_for(name),
             )
         )
     return out
@@ -865,6 +874,7 @@ def _regression_check(
     detail: str,
     label: str,
     advisory: bool,
+    effect: float,
 ) -> Check:
     metric = quantile_metric(q)
     outcome = decision.outcome
@@ -888,6 +898,7 @@ def _regression_check(
         value=y,
         reference=y / cmp.ratio if decision.by_relative else stats.geometric_mean(values),
         ratio=cmp.ratio,
+        threshold=1 + effect,
         interval=(cmp.ratio_low, cmp.ratio_high),
         outcome=outcome,
         against=f"the {label}",

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from loadgate.checks import Check
 from loadgate.durations import format_ms
 from loadgate.results import RunResult
+from loadgate.stats import pct
 from loadgate.verdict import Verdict
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -48,7 +49,9 @@ def details(check: Check) -> str:
         lines.append(f"head/base ratio: {check.ratio:.3f}")
     if check.reference is not None:
         lines.append(f"baseline: {_value(check, check.reference)}")
-    if check.threshold is not None:
+    if check.threshold is not None and check.kind == "regression":
+        lines.append(f"material change: {pct(check.threshold)}")
+    elif check.threshold is not None:
         lines.append(f"limit: {_value(check, check.threshold)}")
     if check.interval is not None:
         low, high = check.interval
