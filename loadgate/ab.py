@@ -491,6 +491,12 @@ def pair_noise(base: list[float], head: list[float]) -> float | None:
     return statistics.stdev(d)
 
 
+def render_terminal(outcome: AbOutcome) -> str:
+    """What the terminal shows of an A/B: the verdict and the table of :func:`describe`."""
+    lines = ["", f"{outcome.verdict.status.upper()}: {outcome.verdict.headline}"]
+    return "\n".join([*lines, *describe(outcome)]) + "\n"
+
+
 def describe(outcome: AbOutcome) -> list[str]:
     """A short table for the terminal."""
     lines = [

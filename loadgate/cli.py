@@ -224,10 +224,11 @@ def worker(master_host: str, master_port: int, processes: int, allow_remote: boo
 
 
 def _finish(judged: judging.Judged, outcome: runner.RunOutcome | None = None) -> None:
-    """Show a judged run and exit with its code; an interrupted or broken run raises (after its
-    result and reports are written), and :func:`main` gives its exit code."""
+    """Show a verdict (run, micro, report, compare, ab) and exit with its code; an interrupted or
+    broken run raises (after its result and reports are written), and the group maps it."""
     click.echo(judged.terminal, nl=False)
-    _say(f"report: {judged.paths['html']}")
+    if "html" in judged.paths:
+        _say(f"report: {judged.paths['html']}")
     if outcome is not None:
         outcome.raise_for_status()
     sys.exit(judged.verdict.exit_code)
@@ -299,13 +300,8 @@ def ab_cmd(
     )
     outcome = ab.run_ab(request, progress=_say)
     ab.write_summary(out_dir / "ab.json", outcome)
-    if outcome.last_head is not None:
-        report.write_reports(out_dir, outcome.last_head, outcome.verdict, None)
-    click.echo(f"\n{outcome.verdict.status.upper()}: {outcome.verdict.headline}")
-    for line in ab.describe(outcome):
-        click.echo(line)
-    _say(f"report: {out_dir / 'report.html'}")
-    sys.exit(outcome.verdict.exit_code)
+    text = ab.render_terminal(outcome)
+    _finish(judging.report_verdict(outcome.verdict, text, out_dir, outcome.last_head))
 
 
 @cli.command("micro")
@@ -493,8 +489,7 @@ def compare_cmd(a: Path, b: Path, min_effect: float, alpha: float, force: bool) 
     """Is B a regression against A? A and B are results or baselines; nothing is run."""
     policy = GatePolicy(min_effect=min_effect, alpha=alpha, force_compare=force)
     verdict = compare.compare(compare.load_side(a), compare.load_side(b), policy)
-    click.echo(report.render_comparison(verdict), nl=False)
-    sys.exit(verdict.exit_code)
+    _finish(judging.report_verdict(verdict, report.render_comparison(verdict)))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -1,5 +1,6 @@
 """Judging a run and writing what it found: the one path `run`, `micro` and `report` take from a
-measured (or stored) result to a verdict, its reports and what the terminal shows.
+measured (or stored) result to a verdict, its reports and what the terminal shows; `compare`
+and `ab` reach their verdicts their own way and report them through :func:`report_verdict`.
 
 For example::
 
@@ -29,6 +30,7 @@ __all__ = [
     "choose_baseline",
     "judge_and_report",
     "judging_again",
+    "report_verdict",
 ]
 
 
@@ -55,10 +57,10 @@ class Judging:
 
 @dataclass(frozen=True)
 class Judged:
-    """A judged result (recording what it was judged with), its verdict, the report files and
-    the terminal summary."""
+    """A verdict with what was written of it: the judged result (recording what it was judged
+    with; None for a comparison of two stored files), the report files and the terminal text."""
 
-    result: RunResult
+    result: RunResult | None
     verdict: Verdict
     paths: dict[str, Path]
     terminal: str
@@ -73,8 +75,24 @@ def judge_and_report(
     if keep:
         result = dataclasses.replace(result, judged_with=judging.record())
         write_result(out_dir / "result.json", result)
-    paths = report.write_reports(out_dir, result, verdict, judging.baseline)
-    return Judged(result, verdict, paths, report.render_terminal(result, verdict))
+    return report_verdict(
+        verdict, report.render_terminal(result, verdict), out_dir, result, judging.baseline
+    )
+
+
+def report_verdict(
+    verdict: Verdict,
+    terminal: str,
+    out_dir: Path | None = None,
+    result: RunResult | None = None,
+    baseline: Baseline | None = None,
+) -> Judged:
+    """The reports of a verdict, however it was reached (one run judged, two files compared,
+    paired A/B runs): written into ``out_dir`` for ``result`` when there is one to show."""
+    paths = {}
+    if out_dir is not None and result is not None:
+        paths = report.write_reports(out_dir, result, verdict, baseline)
+    return Judged(result, verdict, paths, terminal)
 
 
 def choose_baseline(

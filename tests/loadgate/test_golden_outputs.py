@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from loadgate import config
-from loadgate.ab import AbOutcome, AbRequest, _verdict, describe, look_at, pair_noise
+from loadgate.ab import AbOutcome, AbRequest, _verdict, look_at, pair_noise, render_terminal
 from loadgate.cli import cli
 from loadgate.report import write_reports
 from loadgate.results import read_result
@@ -113,5 +113,5 @@ def test_ab_outputs_are_unchanged(tmp_path: Path) -> None:
     last = read_result(GOLDEN / "fault.result.json")
     outcome = AbOutcome(verdict, metrics, base, head, looks, last, noise=noise)
     write_reports(tmp_path, last, verdict, None)
-    terminal = "\n".join([f"{verdict.status.upper()}: {verdict.headline}", *describe(outcome)])
-    _check("ab", {**_rendered(tmp_path), "terminal.txt": f"exit {verdict.exit_code}\n{terminal}\n"})
+    terminal = render_terminal(outcome)
+    _check("ab", {**_rendered(tmp_path), "terminal.txt": f"exit {verdict.exit_code}\n{terminal}"})
