@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from itertools import accumulate
 
 import numpy as np
 import pytest
 from scipy import stats as sp
 
 from loadgate import stats
+
+from .test_stats_oracles import _exact_ranks as _enumerated
 
 # ------------------------------------------------------------- how many samples an interval needs
 
@@ -59,15 +60,8 @@ def test_min_samples_for_interval_is_exact_where_the_logarithm_lands_on_an_integ
 
 
 def _exact_ranks(n: int, p: float, confidence: float) -> tuple[int, int] | None:
-    """By enumeration of the binomial distribution in rationals: r the largest rank with
-    P(X(r) > q_p) = B(r-1) <= tail, s the smallest with P(X(s) < q_p) = 1 - B(s-1) <= tail."""
-    pf, tail = Fraction(p), (1 - Fraction(confidence)) / 2
-    cdf = list(accumulate(math.comb(n, i) * pf**i * (1 - pf) ** (n - i) for i in range(n + 1)))
-    lows = [r for r in range(1, n + 1) if cdf[r - 1] <= tail]
-    highs = [s for s in range(1, n + 1) if 1 - cdf[s - 1] <= tail]
-    if not lows or not highs:
-        return None
-    return max(lows), min(highs)
+    """The rank interval by enumeration of the binomial in rationals (test_stats_oracles)."""
+    return _enumerated(n, Fraction(p), (1 - Fraction(confidence)) / 2)
 
 
 @pytest.mark.parametrize(
