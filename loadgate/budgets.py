@@ -99,15 +99,15 @@ def parse_budget(endpoint: str, expression: str, source: str = "") -> Budget:
     return Budget(endpoint, metric, limit, source)
 
 
-def budgets_from_result(profile: dict[str, object]) -> tuple[Budget, ...]:
-    """The budgets a result was judged with (stored in its profile), for judging it again."""
-    raw = profile.get("budgets", [])
+def budgets_from_list(raw: object, where: str) -> tuple[Budget, ...]:
+    """Budgets as a result stores them (a list of objects with endpoint, metric, limit and
+    source), for judging it again; ValueError naming ``where`` when the list is malformed."""
     if not isinstance(raw, list):
-        raise ValueError("profile.budgets: expected a list")
+        raise ValueError(f"{where}: expected a list")
     out = []
     for item in raw:
         if not isinstance(item, dict):
-            raise ValueError(f"profile.budgets: expected objects, got {item!r}")
+            raise ValueError(f"{where}: expected objects, got {item!r}")
         out.append(
             Budget(
                 str(item["endpoint"]),

@@ -178,7 +178,10 @@ def run(
     )
     if faults and tgt.start is None:
         raise UsageError(f"--fault needs a target the harness starts; {tgt.path} has no [start]")
-    # the gate policy is the profile's (and the command line's), never a result file's
+    # what the run is judged with is settled before it starts, as the baseline is: the gate
+    # policy is the profile's (and the command line's), never a result file's
+    policy = GatePolicy.from_profile(dataclasses.asdict(profile), force)
+    budgets = config.budgets_for(tgt, profile)
     baseline, baseline_at = judging.choose_baseline(
         tgt.name, profile.name, baseline_file, no_baseline
     )
@@ -195,9 +198,8 @@ def run(
         master_bind_host=master_bind_host,
     )
     outcome = runner.run(request, progress=_say)
+    # kept before judging, so a failure in the verdict or the reports loses no measurement
     results.write_result(outcome.out_dir / "result.json", outcome.result)
-    policy = GatePolicy.from_profile(dataclasses.asdict(profile), force)
-    budgets = config.budgets_for(tgt, profile)
     how = judging.Judging(budgets, policy, baseline, baseline_at)
     _finish(judging.judge_and_report(outcome.result, outcome.out_dir, how), outcome)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from loadgate import baselines, config, report
 from loadgate.baselines import Baseline
-from loadgate.budgets import Budget, budgets_from_result
+from loadgate.budgets import Budget, budgets_from_list
 from loadgate.errors import ConfigError, DataError, UsageError
 from loadgate.policy import GatePolicy
 from loadgate.results import BaselineIdentity, Judgement, RunResult, write_result
@@ -125,7 +125,7 @@ def judging_again(result: RunResult, force: bool) -> tuple[GatePolicy, tuple[Bud
         else:  # a version 1 result judged before it was kept: its profile has both
             try:
                 policy = GatePolicy.from_profile(result.profile)
-                budgets = budgets_from_result(result.profile)
+                budgets = budgets_from_list(result.profile.get("budgets", []), "profile.budgets")
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise DataError(f"corrupt result: profile: {exc}") from None
         said = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from loadgate.budgets import Budget, budgets_from_result
+from loadgate.budgets import Budget, budgets_from_list
 from loadgate.errors import DataError
 from loadgate.files import read_json_object, write_json_atomic
 from loadgate.histogram import LatencyHistogram
@@ -298,7 +298,7 @@ def judgement_from_dict(raw: Any, where: str = "judged_with") -> Judgement:
     d = _typed(raw, dict, where)
     try:
         policy = GatePolicy.from_profile(_typed(d["policy"], dict, f"{where}.policy"))
-        budgets = budgets_from_result({"budgets": d.get("budgets", [])})
+        budgets = budgets_from_list(d.get("budgets", []), "budgets")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{where}: {_describe(exc)}") from None
     base = d.get("baseline")
@@ -316,7 +316,8 @@ def judgement_from_dict(raw: Any, where: str = "judged_with") -> Judgement:
 
 def _from_v1(d: dict[str, Any]) -> dict[str, Any]:
     """A version 1 result as version 2: its knee note is dropped (the verdict computes the knee
-    from the stages) and a judgement record without a baseline entry is left unrecorded."""
+    from the stages). Its judgement record has the same shape; its profile keeps the budgets
+    it carried then (read only where the result was never judged)."""
     notes = [n for n in d.get("notes", []) if not str(n).startswith("capacity: ")]
     return {**d, "notes": notes}
 

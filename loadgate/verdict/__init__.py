@@ -159,7 +159,6 @@ def write_headline(status: str, checks: Sequence[Check], way: Way = "run", pairs
         return f"{first.message.rstrip('.')}{more}."
     if way == "compare":
         return f"No regression in {len(checks)} compared metrics."
-    warnings = [c.message for c in checks if c.status == "warn"]
     if way == "paired":
         regs = [c for c in checks if c.mode == "paired"]
         unsure = sum(1 for c in regs if c.outcome == "inconclusive")
@@ -171,6 +170,7 @@ def write_headline(status: str, checks: Sequence[Check], way: Way = "run", pairs
             + (f"; {noisy} too noisy to gate" if noisy else "")
             + "."
         )
+    warnings = [c.message for c in checks if c.status == "warn"]
     extra = f"; {len(warnings)} warning(s): {warnings[0].rstrip('.')}" if warnings else ""
     if not any(c.kind == "regression" for c in checks):
         return (
